@@ -1,0 +1,151 @@
+"""The box: its settings, its database connections, its calendar and clock."""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from edge import audit
+from edge.calendar import TZ, WorkCalendar, WorkingHours
+from edge.config import CONFIG_FILE, DB_FILE, Settings, create_secrets, load_settings, write_settings
+from edge.errors import ConfigError, ValidationError
+from edge.store.db import connect, write
+from edge.store.migrations import migrate
+
+Clock = Callable[[], datetime]
+_AGENCY = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){1,5}$")
+_COMMUNE = re.compile(r"^\d{5}$")
+
+
+def local_now() -> datetime:
+    """Return the current time in Vietnam."""
+    return datetime.now(TZ).replace(microsecond=0)
+
+
+class Box:
+    """One commune box: everything a service needs, built once and passed in."""
+
+    def __init__(self, settings: Settings, clock: Clock = local_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._local = threading.local()
+        self._calendar: WorkCalendar | None = None
+        self._calendar_lock = threading.Lock()
+        self.hours = WorkingHours.parse(settings.working_hours)
+
+    @property
+    def origin(self) -> str:
+        """Return this box's origin id, stamped on every event it makes."""
+        return "box:" + self.settings.box_id
+
+    def db(self) -> sqlite_utils.Database:
+        """Return this thread's connection to the box's DB."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.settings.db_path)
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    def now(self) -> datetime:
+        """Return the box's current time (injected clock)."""
+        return self.clock().astimezone(TZ)
+
+    def calendar(self) -> WorkCalendar:
+        """Return the working calendar with the local overrides."""
+        with self._calendar_lock:
+            if self._calendar is None:
+                rows = self.db().execute("SELECT day, working FROM calendar_overrides").fetchall()
+                overrides: Mapping[date, bool] = {date.fromisoformat(d): bool(w) for d, w in rows}
+                self._calendar = WorkCalendar(self.hours, overrides)
+            return self._calendar
+
+    def set_override(self, day: date, working: bool, note: str, actor: str, source: str = "local") -> None:
+        """Mark a day as worked or off, overriding the national calendar."""
+        db = self.db()
+        with write(db):
+            db.execute(
+                "INSERT INTO calendar_overrides (day, working, note, source, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(day) DO UPDATE SET working = excluded.working, note = excluded.note,"
+                " source = excluded.source, updated_at = excluded.updated_at",
+                [day.isoformat(), int(working), note, source, self.now().isoformat()],
+            )
+            audit.record(db, actor, "calendar_override", target=day.isoformat(), detail={"working": working})
+        with self._calendar_lock:
+            self._calendar = None
+
+
+def init_box(data_dir: Path | str, commune_code: str, agency_code: str, name: str) -> Settings:
+    """Create a new box in data_dir (config, DB, blob dir, secrets); never overwrite one."""
+    root = Path(data_dir).resolve()
+    if not _COMMUNE.match(commune_code):
+        raise ValidationError(
+            "Mã xã phải gồm đúng 5 chữ số (Quyết định 19/2025/QĐ-TTg).",
+            "The commune code must be exactly 5 digits.",
+            code="invalid_commune_code",
+            field="commune_code",
+        )
+    if not _AGENCY.match(agency_code):
+        raise ValidationError(
+            "Mã định danh cơ quan không hợp lệ (dạng 000.17.22.H56).",
+            "The agency code is invalid (form 000.17.22.H56).",
+            code="invalid_agency_code",
+            field="agency_code",
+        )
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError(
+            "Tên đơn vị không được để trống và dài tối đa 200 ký tự.",
+            "The office name must be 1–200 characters.",
+            code="invalid_name",
+            field="name",
+        )
+    for existing in (CONFIG_FILE, DB_FILE, "secrets.toml"):
+        if (root / existing).exists():
+            raise ConfigError(
+                f"Đã có một máy ở {root}; không ghi đè. Chọn thư mục khác.",
+                f"A box already exists at {root}; refusing to overwrite it. Choose another folder.",
+                code="box_exists",
+            )
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o750)
+    settings = Settings(
+        data_dir=root, box_id=str(uuid.uuid4()), commune_code=commune_code, agency_code=agency_code, name=name
+    )
+    create_secrets(settings)
+    settings.blob_dir.mkdir(exist_ok=True)
+    settings.state_dir.mkdir(exist_ok=True)
+    db = connect(settings.db_path)
+    try:
+        migrate(db)
+        with write(db):
+            for key in ("box_id", "commune_code", "agency_code", "name"):
+                db.execute("INSERT INTO box_meta (key, value) VALUES (?, ?)", [key, getattr(settings, key)])
+            audit.record(db, "cli", "box_created", target=settings.box_id, detail={"commune_code": commune_code})
+    finally:
+        db.conn.close()
+    write_settings(settings)
+    return settings
+
+
+def open_box(data_dir: Path | str | None = None, env: Mapping[str, str] | None = None, clock: Clock = local_now) -> Box:
+    """Load a box's settings, run pending migrations and return it."""
+    settings = load_settings(data_dir, env)
+    db = connect(settings.db_path)
+    try:
+        migrate(db)
+    finally:
+        db.conn.close()
+    return Box(settings, clock)

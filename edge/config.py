@@ -1,0 +1,189 @@
+"""Settings: one object built from the data dir's motcua.toml and MOTCUA_* variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ConfigError
+
+CONFIG_FILE = "motcua.toml"
+SECRETS_FILE = "secrets.toml"
+DB_FILE = "motcua.db"
+ENV_PREFIX = "MOTCUA_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the box needs to know about itself, read once and passed in."""
+
+    data_dir: Path
+    box_id: str
+    commune_code: str
+    agency_code: str
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    working_hours: str = "07:00-11:30,13:30-17:00"
+    max_upload_mb: float = 20.0
+    log_level: str = "INFO"
+
+    @property
+    def db_path(self) -> Path:
+        """Return the path of the box's SQLite file."""
+        return self.data_dir / DB_FILE
+
+    @property
+    def blob_dir(self) -> Path:
+        """Return the folder of content-addressed attachments."""
+        return self.data_dir / "blobs"
+
+    @property
+    def state_dir(self) -> Path:
+        """Return the folder of small state files kept beside the DB (high-water marks)."""
+        return self.data_dir / "state"
+
+    @property
+    def secrets_path(self) -> Path:
+        """Return the path of the 0600 secrets file."""
+        return self.data_dir / SECRETS_FILE
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Return the attachment size limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+# Keys in motcua.toml: section -> keys of Settings it may set.
+_SECTIONS = {
+    "box": ("box_id", "commune_code", "agency_code", "name"),
+    "server": ("host", "port", "log_level"),
+    "rules": ("working_hours",),
+    "attachments": ("max_upload_mb",),
+}
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    kind = _TYPES[key]
+    try:
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"Giá trị '{key}' trong {source} không hợp lệ: {value!r}.",
+            f"Invalid value for '{key}' in {source}: {value!r}.",
+            code="config_value",
+        ) from err
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"Giá trị '{key}' trong {source} phải là chuỗi ký tự.",
+            f"'{key}' in {source} must be a string.",
+            code="config_value",
+        )
+    return value
+
+
+def load_settings(data_dir: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build the Settings from DIR/motcua.toml, overridden by MOTCUA_* variables."""
+    env = os.environ if env is None else env
+    if data_dir is None:
+        data_dir = env.get(ENV_PREFIX + "DATA")
+    if not data_dir:
+        raise ConfigError(
+            "Chưa chỉ thư mục dữ liệu: dùng --data DIR hoặc biến MOTCUA_DATA.",
+            "No data directory given: use --data DIR or MOTCUA_DATA.",
+            code="config_missing",
+        )
+    root = Path(data_dir).resolve()
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"Không thấy máy ở {root}: chạy 'motcua init' trước.",
+            f"No box at {root}: run 'motcua init' first.",
+            code="config_missing",
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"Tệp cấu hình {path} bị lỗi: {err}.",
+            f"The config file {path} is malformed: {err}.",
+            code="config_syntax",
+        ) from err
+    values: dict[str, Any] = {}
+    for section, keys in _SECTIONS.items():
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"Mục [{section}] trong {path} không hợp lệ.",
+                f"Section [{section}] in {path} is not a table.",
+                code="config_syntax",
+            )
+        for key in keys:
+            if key in table:
+                values[key] = _coerce(key, table[key], str(path))
+    for key in _TYPES:
+        if key != "data_dir" and ENV_PREFIX + key.upper() in env:
+            values[key] = _coerce(key, env[ENV_PREFIX + key.upper()], ENV_PREFIX + key.upper())
+    missing = [k for k in _SECTIONS["box"] if not values.get(k)]
+    if missing:
+        raise ConfigError(
+            f"Tệp cấu hình {path} thiếu: {', '.join(missing)}.",
+            f"The config file {path} lacks: {', '.join(missing)}.",
+            code="config_missing",
+        )
+    return Settings(data_dir=root, **values)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    return repr(value)
+
+
+def write_settings(settings: Settings) -> None:
+    """Write the box's motcua.toml (used once, by init)."""
+    lines = ["# Một Cửa Edge box configuration. MOTCUA_<KEY> variables override these."]
+    for section, keys in _SECTIONS.items():
+        lines.append(f"\n[{section}]")
+        lines += [f"{key} = {_toml_value(getattr(settings, key))}" for key in keys]
+    (settings.data_dir / CONFIG_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def create_secrets(settings: Settings) -> None:
+    """Create the box's secrets file with mode 0600, refusing to replace one."""
+    fd = os.open(settings.secrets_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(f'session_secret = "{secrets.token_hex(32)}"\n')
+        out.write(f'box_secret = "{secrets.token_hex(32)}"\n')
+
+
+def load_secrets(settings: Settings) -> dict[str, str]:
+    """Read the secrets file."""
+    try:
+        data = tomllib.loads(settings.secrets_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(
+            f"Không đọc được tệp bí mật {settings.secrets_path}.",
+            f"Cannot read the secrets file {settings.secrets_path}.",
+            code="secrets",
+        ) from err
+    return {k: str(v) for k, v in data.items()}
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """Return a copy of settings with command-line overrides applied."""
+    return replace(settings, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,36 @@
+"""Parsing moments that come from outside (API bodies, query strings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from edge.calendar import TZ
+from edge.errors import ValidationError
+
+
+def parse_datetime(value: object, field: str) -> datetime:
+    """Parse an ISO 8601 moment; one without an offset is taken as Vietnam time."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValidationError(
+            f"“{field}” phải là thời điểm dạng ISO 8601, ví dụ 2026-11-26T14:05:00+07:00.",
+            f"“{field}” must be an ISO 8601 moment, e.g. 2026-11-26T14:05:00+07:00.",
+            code="invalid_datetime",
+            field=field,
+        )
+    text = value.strip()
+    if "T" in text and " " in text:
+        text = text.replace(" ", "+")  # an unencoded "+07:00" in a query string arrives as " 07:00"
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise ValidationError(
+            f"“{field}” không phải thời điểm hợp lệ (ISO 8601, ví dụ 2026-11-26T14:05:00+07:00).",
+            f"“{field}” is not a valid ISO 8601 moment (e.g. 2026-11-26T14:05:00+07:00).",
+            code="invalid_datetime",
+            field=field,
+        ) from err
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=TZ)
+    return moment.astimezone(TZ)

@@ -1,0 +1,306 @@
+"""The dossier lifecycle: national status codes, legal transitions, and the fold of events.
+
+The fold is pure and deterministic: the same set of events, in any order, gives the same
+state, because events are applied in (hlc, event_id) order. An event that its dossier's
+status no longer allows when it is applied (two origins acted at once) is kept in the log,
+not applied, and the dossier is flagged for a person to resolve.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from edge.events import Event
+
+# Status key -> national status code (DVCQG), Vietnamese and English labels.
+STATUSES: dict[str, tuple[int, str, str]] = {
+    "receiving": (1, "Chờ tiếp nhận", "Waiting to be received"),
+    "new": (2, "Đã tiếp nhận", "Received"),
+    "denied": (3, "Từ chối tiếp nhận", "Refused"),
+    "processing": (4, "Đang xử lý", "Processing"),
+    "waiting": (5, "Chờ bổ sung", "Waiting for supplement"),
+    "paying": (6, "Chờ thực hiện nghĩa vụ tài chính", "Waiting for payment"),
+    "cancelled": (7, "Đã rút hồ sơ", "Withdrawn"),
+    "unresolved": (8, "Dừng xử lý", "Processing stopped"),
+    "releasing": (9, "Đã có kết quả, chờ trả", "Result ready"),
+    "done": (10, "Đã trả kết quả", "Result returned"),
+}
+FINISHED = frozenset({"denied", "cancelled", "unresolved", "releasing", "done"})
+ACTIVE = frozenset(STATUSES) - FINISHED
+
+# Event kind -> (statuses it may be applied in, status it leads to; None = unchanged).
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "received": (frozenset({"receiving"}), "new"),
+    "refused": (frozenset({"receiving", "new"}), "denied"),
+    "transferred": (frozenset({"new", "processing", "paying"}), "processing"),
+    "supplement_requested": (frozenset({"new", "processing"}), "waiting"),
+    "supplement_received": (frozenset({"waiting"}), None),
+    "payment_requested": (frozenset({"new", "processing"}), "paying"),
+    "withdrawn": (frozenset({"receiving", "new", "processing", "waiting", "paying"}), "cancelled"),
+    "stopped": (frozenset({"new", "processing", "waiting", "paying"}), "unresolved"),
+    "approved": (frozenset({"new", "processing", "paying"}), "releasing"),
+    "result_returned": (frozenset({"releasing"}), "done"),
+    "rescheduled": (frozenset({"new", "processing", "waiting", "paying"}), None),
+}
+# Kinds that never change the status and are allowed in any status.
+NEUTRAL = frozenset({"attachment_added", "conflict_resolved", "note_added"})
+
+# API action name -> event kind.
+ACTIONS: dict[str, str] = {
+    "receive": "received",
+    "refuse": "refused",
+    "transfer": "transferred",
+    "request-supplement": "supplement_requested",
+    "supplement-received": "supplement_received",
+    "request-payment": "payment_requested",
+    "withdraw": "withdrawn",
+    "stop": "stopped",
+    "approve": "approved",
+    "return-result": "result_returned",
+    "reschedule": "rescheduled",
+    "resolve-conflict": "conflict_resolved",
+}
+
+
+def allowed_actions(status: str, state: dict[str, Any] | None = None) -> list[str]:
+    """Return the actions the given status allows, in a stable order."""
+    out = []
+    for action, kind in ACTIONS.items():
+        if kind in NEUTRAL:
+            if kind == "conflict_resolved" and state and state.get("conflict"):
+                out.append(action)
+            continue
+        sources, _ = TRANSITIONS[kind]
+        if status not in sources:
+            continue
+        if kind == "supplement_requested" and state and state.get("supplement"):
+            continue
+        out.append(action)
+    return out
+
+
+@dataclass
+class Fold:
+    """The running state of one dossier while its events are applied."""
+
+    state: dict[str, Any] | None = None
+
+    def apply(self, event: Event) -> None:
+        """Apply one event (in fold order)."""
+        if event.kind == "created":
+            if self.state is None:
+                self.state = _created(event)
+            return
+        state = self.state
+        if state is None:
+            return  # the created event has not arrived yet; refolded when it does
+        state["last_hlc"] = max(state["last_hlc"], event.hlc)
+        state["updated_at"] = event.wall_time
+        state["event_count"] += 1
+        if event.kind in NEUTRAL:
+            _apply_neutral(state, event)
+            return
+        rule = TRANSITIONS.get(event.kind)
+        problem = None
+        if rule is None:
+            problem = "unknown_kind"
+        elif state["status"] not in rule[0]:
+            problem = "status"
+        elif event.kind == "supplement_requested" and state["supplement"]:
+            problem = "second_supplement"
+        if problem:
+            state["conflict"] = True
+            state["conflicts"].append(
+                {
+                    "event_id": event.event_id,
+                    "kind": event.kind,
+                    "origin": event.origin,
+                    "actor": event.actor,
+                    "at": event.wall_time,
+                    "status_then": state["status"],
+                    "problem": problem,
+                }
+            )
+            return
+        _APPLY[event.kind](state, event)
+        assert rule is not None
+        if rule[1] is not None:
+            _set_status(state, rule[1], event)
+
+
+def fold(events: Iterable[Event]) -> dict[str, Any] | None:
+    """Fold a dossier's events (any order) into its state; None if it has no created event."""
+    folder = Fold()
+    for event in sorted(events, key=Event.sort_key):
+        folder.apply(event)
+    return folder.state
+
+
+def _set_status(state: dict[str, Any], status: str, event: Event) -> None:
+    state["status"] = status
+    state["status_code"] = STATUSES[status][0]
+    if status in FINISHED and state["finished_at"] is None:
+        state["finished_at"] = event.wall_time
+    if status == "done":
+        state["returned_at"] = event.wall_time
+
+
+def _created(event: Event) -> dict[str, Any]:
+    p = copy.deepcopy(dict(event.payload))
+    status = p.get("status", "new")
+    return {
+        "dossier_id": event.dossier_id,
+        "code": p["code"],
+        "procedure": p["procedure"],
+        "applicant": p["applicant"],
+        "documents": p.get("documents", []),
+        "channel": p.get("channel", "counter"),
+        "return_method": p.get("return_method", "counter"),
+        "return_address": p.get("return_address"),
+        "status": status,
+        "status_code": STATUSES[status][0],
+        "received_at": p.get("received_at"),
+        "due_at": p.get("due_at"),
+        "original_due_at": p.get("due_at"),
+        "received_by": event.actor if p.get("received_at") else None,
+        "finished_at": None,
+        "returned_at": None,
+        "return": None,
+        "assignee": None,
+        "steps": [],
+        "supplement": None,
+        "payment": None,
+        "reschedules": [],
+        "outcome": None,
+        "attachments": [],
+        "notes": [],
+        "conflict": False,
+        "conflicts": [],
+        "resolutions": [],
+        "origin": event.origin,
+        "created_at": event.wall_time,
+        "updated_at": event.wall_time,
+        "last_hlc": event.hlc,
+        "event_count": 1,
+    }
+
+
+def _received(state: dict[str, Any], event: Event) -> None:
+    state["received_at"] = event.payload["received_at"]
+    state["due_at"] = event.payload["due_at"]
+    state["original_due_at"] = event.payload["due_at"]
+    state["received_by"] = event.actor
+
+
+def _transferred(state: dict[str, Any], event: Event) -> None:
+    step = {
+        "no": len(state["steps"]) + 1,
+        "from": state["assignee"] or event.actor,
+        "assignee": event.payload["assignee"],
+        "at": event.wall_time,
+        "step_due_at": event.payload.get("step_due_at"),
+        "note": event.payload.get("note", ""),
+    }
+    state["steps"].append(step)
+    state["assignee"] = event.payload["assignee"]
+
+
+def _supplement_requested(state: dict[str, Any], event: Event) -> None:
+    state["supplement"] = {
+        "reason": event.payload["reason"],
+        "missing_documents": event.payload.get("missing_documents", []),
+        "requested_at": event.wall_time,
+        "requested_by": event.actor,
+        "status_before": state["status"],
+        "received_at": None,
+        "due_at_before": state["due_at"],
+    }
+
+
+def _supplement_received(state: dict[str, Any], event: Event) -> None:
+    supplement = state["supplement"]
+    supplement["received_at"] = event.wall_time
+    state["due_at"] = event.payload.get("due_at", state["due_at"])
+    _set_status(state, supplement["status_before"], event)
+
+
+def _payment_requested(state: dict[str, Any], event: Event) -> None:
+    state["payment"] = {
+        "requested_at": event.wall_time,
+        "amount": event.payload.get("amount"),
+        "status_before": state["status"],
+    }
+
+
+def _with_reason(key: str) -> Any:
+    def apply(state: dict[str, Any], event: Event) -> None:
+        state["outcome"] = {"kind": key, "reason": event.payload.get("reason", ""), "at": event.wall_time}
+
+    return apply
+
+
+def _approved(state: dict[str, Any], event: Event) -> None:
+    state["outcome"] = {"kind": "approved", "note": event.payload.get("note", ""), "at": event.wall_time}
+
+
+def _result_returned(state: dict[str, Any], event: Event) -> None:
+    state["return"] = {"method": event.payload.get("method", state["return_method"]), "at": event.wall_time}
+
+
+def _rescheduled(state: dict[str, Any], event: Event) -> None:
+    state["reschedules"].append(
+        {
+            "reason": event.payload["reason"],
+            "old_due_at": state["due_at"],
+            "new_due_at": event.payload["new_due_at"],
+            "at": event.wall_time,
+            "by": event.actor,
+        }
+    )
+    state["due_at"] = event.payload["new_due_at"]
+
+
+def _apply_neutral(state: dict[str, Any], event: Event) -> None:
+    if event.kind == "attachment_added":
+        if not any(a["sha256"] == event.payload["sha256"] for a in state["attachments"]):
+            state["attachments"].append(dict(event.payload))
+    elif event.kind == "note_added":
+        state["notes"].append({"text": event.payload.get("text", ""), "at": event.wall_time})
+    elif event.kind == "conflict_resolved":
+        state["resolutions"].append(
+            {
+                "note": event.payload.get("note", ""),
+                "status": event.payload.get("status"),
+                "by": event.actor,
+                "at": event.wall_time,
+                "conflicts": state["conflicts"],
+            }
+        )
+        state["conflicts"] = []
+        state["conflict"] = False
+        chosen = event.payload.get("status")
+        if chosen in STATUSES:
+            state["status"] = chosen
+            state["status_code"] = STATUSES[chosen][0]
+            if chosen not in FINISHED:
+                state["finished_at"] = None
+            elif state["finished_at"] is None:
+                state["finished_at"] = event.wall_time
+
+
+_APPLY = {
+    "received": _received,
+    "refused": _with_reason("refused"),
+    "transferred": _transferred,
+    "supplement_requested": _supplement_requested,
+    "supplement_received": _supplement_received,
+    "payment_requested": _payment_requested,
+    "withdrawn": _with_reason("withdrawn"),
+    "stopped": _with_reason("stopped"),
+    "approved": _approved,
+    "result_returned": _result_returned,
+    "rescheduled": _rescheduled,
+}

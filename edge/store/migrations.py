@@ -1,0 +1,160 @@
+"""Numbered schema migrations, applied in order at start; each runs in one transaction."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from edge.store.db import connect
+
+migrations = Migrations("motcua")
+
+
+@migrations(name="0001_initial")
+def m0001_initial(db: sqlite_utils.Database) -> None:
+    """Create the box's first schema: meta, users, catalogue, events, projection, audit."""
+    db.executescript(
+        """
+        CREATE TABLE box_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            full_name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL REFERENCES users(username),
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE TABLE procedures (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            field TEXT NOT NULL,
+            level TEXT,
+            processing_days REAL NOT NULL,
+            same_day_cutoff TEXT,
+            fees TEXT NOT NULL,
+            documents TEXT NOT NULL,
+            source TEXT,
+            name_folded TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE dossier_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            dossier_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            wall_time TEXT NOT NULL,
+            hlc TEXT NOT NULL
+        );
+        CREATE INDEX dossier_events_dossier ON dossier_events(dossier_id, hlc);
+        CREATE INDEX dossier_events_hlc ON dossier_events(hlc);
+        CREATE TABLE dossiers (
+            id INTEGER PRIMARY KEY,
+            dossier_id TEXT NOT NULL UNIQUE,
+            code TEXT NOT NULL UNIQUE,
+            procedure_code TEXT NOT NULL,
+            procedure_name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            status_code INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            return_method TEXT NOT NULL,
+            applicant_name TEXT NOT NULL,
+            applicant_id_number TEXT NOT NULL,
+            applicant_phone TEXT,
+            received_at TEXT,
+            due_at TEXT,
+            finished_at TEXT,
+            returned_at TEXT,
+            finished_late INTEGER NOT NULL DEFAULT 0,
+            assignee TEXT,
+            conflict INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_hlc TEXT NOT NULL,
+            state TEXT NOT NULL
+        );
+        CREATE INDEX dossiers_status_due ON dossiers(status, due_at);
+        CREATE INDEX dossiers_open_due ON dossiers(due_at) WHERE finished_at IS NULL;
+        CREATE INDEX dossiers_received ON dossiers(received_at);
+        CREATE INDEX dossiers_id_number ON dossiers(applicant_id_number);
+        CREATE INDEX dossiers_conflict ON dossiers(conflict) WHERE conflict = 1;
+        CREATE VIRTUAL TABLE dossier_search USING fts5(text, tokenize = 'unicode61');
+        CREATE TABLE blobs (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            content_type TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE code_sequences (day TEXT PRIMARY KEY, last INTEGER NOT NULL);
+        CREATE TABLE calendar_overrides (
+            day TEXT PRIMARY KEY,
+            working INTEGER NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT 'local',
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            source TEXT NOT NULL DEFAULT ''
+        );
+        -- The audit log is append-only: the database itself refuses edits.
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+        -- Events are facts: never changed, never removed.
+        CREATE TRIGGER dossier_events_no_update BEFORE UPDATE ON dossier_events
+            BEGIN SELECT RAISE(ABORT, 'event log is append-only'); END;
+        CREATE TRIGGER dossier_events_no_delete BEFORE DELETE ON dossier_events
+            BEGIN SELECT RAISE(ABORT, 'event log is append-only'); END;
+        """
+    )
+
+
+@migrations(name="0002_list_filter_indexes")
+def m0002_list_filter_indexes(db: sqlite_utils.Database) -> None:
+    """Index the dossier list's filters (procedure, assignee, finished late) newest first."""
+    db.executescript(
+        """
+        CREATE INDEX dossiers_procedure ON dossiers(procedure_code, id);
+        CREATE INDEX dossiers_assignee ON dossiers(assignee, id);
+        CREATE INDEX dossiers_finished_late ON dossiers(id) WHERE finished_late = 1;
+        """
+    )
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    """Return how many migrations have been applied."""
+    return len(migrations.applied(db))
+
+
+def latest_version() -> int:
+    """Return how many migrations this version of the code knows."""
+    return len(migrations._migrations)
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply every pending migration."""
+    migrations.apply(db)
+
+
+def migrate_path(path: str) -> None:
+    """Open a DB file and migrate it (used by the CLI and tests)."""
+    db = connect(path)
+    try:
+        migrate(db)
+    finally:
+        db.conn.close()

@@ -1,0 +1,169 @@
+"""Local users, roles, password hashing and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from edge import audit
+from edge.errors import AuthError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from edge.events import now_iso
+from edge.store.db import write
+
+ROLES = {
+    "officer": ("Cán bộ một cửa", "Officer"),
+    "leader": ("Lãnh đạo", "Leader"),
+    "admin": ("Quản trị", "Administrator"),
+    "technician": ("Kỹ thuật viên", "Technician"),
+}
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "dossier.read": frozenset({"officer", "leader", "admin"}),
+    "dossier.create": frozenset({"officer", "leader"}),
+    "dossier.act": frozenset({"officer", "leader"}),
+    "dossier.resolve": frozenset({"leader"}),
+    "catalogue.read": frozenset(ROLES),
+    "catalogue.write": frozenset({"admin"}),
+    "users.manage": frozenset({"admin"}),
+}
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in person."""
+
+    username: str
+    role: str
+    full_name: str = ""
+
+    def can(self, permission: str) -> bool:
+        """Return whether the user's role grants the permission."""
+        return self.role in PERMISSIONS[permission]
+
+
+def require(user: User, permission: str) -> None:
+    """Raise PermissionDeniedError unless the user may do this."""
+    if not user.can(permission):
+        label = ROLES[user.role]
+        raise PermissionDeniedError(
+            f"Vai trò “{label[0]}” không được phép thực hiện thao tác này.",
+            f"The role “{label[1]}” may not do this.",
+            code="forbidden",
+        )
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with scrypt and a random salt."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Return whether the password matches the stored hash."""
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        fresh = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    except ValueError:
+        return False
+    return hmac.compare_digest(fresh.hex(), digest)
+
+
+def add_user(
+    db: sqlite_utils.Database, username: str, role: str, password: str, full_name: str = "", actor: str = "cli"
+) -> User:
+    """Create a local user."""
+    if not _USERNAME.match(username):
+        raise ValidationError(
+            "Tên đăng nhập chỉ gồm chữ thường không dấu, số và . _ -, dài 2–32 ký tự.",
+            "A username is 2–32 lower-case letters, digits and . _ -.",
+            code="invalid_username",
+            field="username",
+        )
+    if role not in ROLES:
+        raise ValidationError(
+            f"Vai trò phải là một trong: {', '.join(ROLES)}.",
+            f"The role must be one of: {', '.join(ROLES)}.",
+            code="invalid_role",
+            field="role",
+        )
+    if len(password) < 8:
+        raise ValidationError(
+            "Mật khẩu phải có ít nhất 8 ký tự.",
+            "The password must have at least 8 characters.",
+            code="weak_password",
+            field="password",
+        )
+    with write(db):
+        if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+            raise ConflictError(
+                f"Đã có người dùng “{username}”.", f"The user “{username}” already exists.", code="user_exists"
+            )
+        db.execute(
+            "INSERT INTO users (username, full_name, role, password_hash, active, created_at)"
+            " VALUES (?, ?, ?, ?, 1, ?)",
+            [username, full_name, role, hash_password(password), now_iso()],
+        )
+        audit.record(db, actor, "user_added", target=username, detail={"role": role})
+    return User(username, role, full_name)
+
+
+def get_user(db: sqlite_utils.Database, username: str) -> User:
+    """Return an active user or raise NotFoundError."""
+    row = db.execute(
+        "SELECT username, role, full_name FROM users WHERE username = ? AND active = 1", [username]
+    ).fetchone()
+    if not row:
+        raise NotFoundError(
+            f"Không có người dùng “{username}”.", f"No user “{username}”.", code="user_not_found", field="username"
+        )
+    return User(*row)
+
+
+def authenticate(db: sqlite_utils.Database, username: str, password: str) -> User:
+    """Return the user if the password is right, else raise AuthError."""
+    row = db.execute(
+        "SELECT username, role, full_name, password_hash FROM users WHERE username = ? AND active = 1", [username]
+    ).fetchone()
+    if not row or not check_password(password, row[3]):
+        raise AuthError("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password.", code="bad_credentials")
+    return User(row[0], row[1], row[2])
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db: sqlite_utils.Database, username: str, actor: str = "cli") -> str:
+    """Create an API token for a user and return it (only its hash is stored)."""
+    get_user(db, username)
+    token = "mc_" + secrets.token_urlsafe(32)
+    with write(db):
+        db.execute(
+            "INSERT INTO api_tokens (token_hash, username, created_at) VALUES (?, ?, ?)",
+            [_token_hash(token), username, now_iso()],
+        )
+        audit.record(db, actor, "token_created", target=username)
+    return token
+
+
+def user_for_token(db: sqlite_utils.Database, token: str) -> User:
+    """Return the user a bearer token belongs to, or raise AuthError."""
+    row = db.execute(
+        "SELECT u.username, u.role, u.full_name FROM api_tokens t JOIN users u ON u.username = t.username"
+        " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.active = 1",
+        [_token_hash(token)],
+    ).fetchone()
+    if not row:
+        raise AuthError(
+            "Mã truy cập (token) không hợp lệ hoặc đã bị thu hồi.",
+            "The API token is invalid or revoked.",
+            code="bad_token",
+        )
+    return User(*row)

@@ -1,0 +1,39 @@
+"""Packaging for Một Cửa Edge: `pip install .` gives the `motcua` command."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="motcua-edge",
+    version="0.1.0",
+    description="Một Cửa Edge: the commune one-stop office box and its provincial hub",
+    python_requires=">=3.11",
+    packages=find_packages(include=["edge", "edge.*", "sync", "sync.*", "devices", "devices.*", "ui", "ui.*"]),
+    package_data={
+        "edge": ["data/*.json"],
+        "ui": ["openapi.yaml"],
+    },
+    install_requires=[
+        "sqlite-utils>=4.2,<5",
+        "holidays==0.109",
+        "flask>=3.1,<4",
+        "waitress>=3.0,<4",
+        "apscheduler>=3.11,<4",
+        "requests>=2.32,<3",
+        "pyserial>=3.5,<4",
+        "tzdata>=2024.1",
+        "PyYAML>=6,<7",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "hypothesis>=6.100",
+            "ruff>=0.6",
+            "mypy>=1.10",
+            "types-requests",
+            "types-PyYAML",
+            "types-waitress",
+            "openapi-core>=0.19,<0.24",
+        ],
+    },
+    entry_points={"console_scripts": ["motcua = edge.cli:main"]},
+)

@@ -1,0 +1,56 @@
+"""One place where errors become JSON responses in the caller's language."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, has_request_context, request
+
+from edge.errors import EdgeError
+
+LANGUAGES = ("vi", "en")
+
+
+class BadRequestError(EdgeError):
+    """A request the server cannot even read (for example a body that is not JSON)."""
+
+    status = 400
+    default_code = "bad_request"
+
+
+class TooLargeError(EdgeError):
+    """A request body or an uploaded file over its size limit."""
+
+    status = 413
+    default_code = "too_large"
+
+
+def language() -> str:
+    """Return "en" when the caller prefers English, else "vi" (the default)."""
+    if not has_request_context():
+        return "vi"
+    return request.accept_languages.best_match(LANGUAGES, default="vi") or "vi"
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Return {"error": {"code", "message"[, "field"]}} with the status."""
+    body: dict[str, object] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return Response(
+        json.dumps({"error": body}, ensure_ascii=False),
+        status=status,
+        mimetype="application/json",
+        headers=headers,
+    )
+
+
+def megabytes(size: int) -> str:
+    """Return a byte count as megabytes for messages: 20 MB, 0.5 MB."""
+    return f"{size / (1024 * 1024):.2f}".rstrip("0").rstrip(".")
