@@ -36,6 +36,7 @@ class Box:
         self.clock = clock
         self._local = threading.local()
         self._calendar: WorkCalendar | None = None
+        self._calendar_stamp: tuple[object, ...] | None = None
         self._calendar_lock = threading.Lock()
         self.hours = WorkingHours.parse(settings.working_hours)
 
@@ -64,13 +65,27 @@ class Box:
         return self.clock().astimezone(TZ)
 
     def calendar(self) -> WorkCalendar:
-        """Return the working calendar with the local overrides."""
+        """Return the working calendar with the local overrides (rebuilt when they change)."""
+        db = self.db()
+        # Another process (the CLI, sync) may change the overrides: a cheap stamp tells.
+        stamp = tuple(db.execute("SELECT count(*), max(updated_at) FROM calendar_overrides").fetchone())
         with self._calendar_lock:
-            if self._calendar is None:
-                rows = self.db().execute("SELECT day, working FROM calendar_overrides").fetchall()
+            if self._calendar is None or stamp != self._calendar_stamp:
+                rows = db.execute("SELECT day, working FROM calendar_overrides").fetchall()
                 overrides: Mapping[date, bool] = {date.fromisoformat(d): bool(w) for d, w in rows}
                 self._calendar = WorkCalendar(self.hours, overrides)
+                self._calendar_stamp = stamp
             return self._calendar
+
+    def overrides(self) -> list[dict[str, object]]:
+        """Return the local calendar overrides, by day."""
+        rows = (
+            self.db()
+            .execute("SELECT day, working, note, source, updated_at FROM calendar_overrides ORDER BY day")
+            .fetchall()
+        )
+        keys = ("day", "working", "note", "source", "updated_at")
+        return [{**dict(zip(keys, r, strict=True)), "working": bool(r[1])} for r in rows]
 
     def set_override(self, day: date, working: bool, note: str, actor: str, source: str = "local") -> None:
         """Mark a day as worked or off, overriding the national calendar."""
@@ -80,11 +95,9 @@ class Box:
                 "INSERT INTO calendar_overrides (day, working, note, source, updated_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(day) DO UPDATE SET working = excluded.working, note = excluded.note,"
                 " source = excluded.source, updated_at = excluded.updated_at",
-                [day.isoformat(), int(working), note, source, self.now().isoformat()],
+                [day.isoformat(), int(working), note, source, datetime.now(TZ).isoformat()],
             )
             audit.record(db, actor, "calendar_override", target=day.isoformat(), detail={"working": working})
-        with self._calendar_lock:
-            self._calendar = None
 
 
 def init_box(data_dir: Path | str, commune_code: str, agency_code: str, name: str) -> Settings:

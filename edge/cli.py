@@ -7,13 +7,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from edge import __version__, catalogue
+from edge import __version__, audit, catalogue
 from edge.box import init_box, open_box
 from edge.errors import EdgeError
+from edge.identity import parse_date
 from edge.procedures import list_procedures, upsert_procedures
 from edge.projection import rebuild_all
 from edge.store.db import write
 from edge.store.migrations import latest_version, schema_version
+from edge.text import clean_free_text
 from edge.users import add_user, create_token
 
 Handler = Callable[[argparse.Namespace], int]
@@ -68,7 +70,26 @@ def _rebuild(args: argparse.Namespace) -> int:
     db = box.db()
     with write(db):
         count = rebuild_all(db)
+        audit.record(db, "cli", "projections_rebuilt", detail={"dossiers": count})
     print(f"Đã dựng lại {count} hồ sơ từ nhật ký sự kiện.")
+    return 0
+
+
+def _calendar_set(args: argparse.Namespace) -> int:
+    box = open_box(args.data)
+    day = parse_date(args.day, "day")
+    note = clean_free_text(args.note or "", "note", required=False)
+    box.set_override(day, args.working, note, actor="cli")
+    kind = "ngày làm việc" if args.working else "ngày nghỉ"
+    print(f"Đã đặt {day.strftime('%d/%m/%Y')} là {kind}.")
+    return 0
+
+
+def _calendar_list(args: argparse.Namespace) -> int:
+    box = open_box(args.data)
+    for row in box.overrides():
+        kind = "làm việc" if row["working"] else "nghỉ"
+        print(f"{row['day']}\t{kind}\t{row['note']}")
     return 0
 
 
@@ -134,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("file")
 
     p = command("rebuild-projections", _rebuild, "dựng lại bảng hồ sơ từ nhật ký sự kiện")
+    p.add_argument("--data")
+
+    cal = sub.add_parser("calendar", help="lịch làm việc").add_subparsers(dest="cal_command", required=True)
+    p = command("set", _calendar_set, "đặt một ngày là ngày làm việc (--working) hoặc ngày nghỉ (--off)", cal)
+    p.add_argument("--data")
+    p.add_argument("day", help="YYYY-MM-DD")
+    kind = p.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--working", dest="working", action="store_true")
+    kind.add_argument("--off", dest="working", action="store_false")
+    p.add_argument("--note")
+    p = command("list", _calendar_list, "liệt kê các ngày đã đặt riêng", cal)
     p.add_argument("--data")
 
     p = command("version", _version, "phiên bản ứng dụng và lược đồ dữ liệu")

@@ -157,3 +157,24 @@ def test_allowed_actions_follow_the_status(box: Box, officer: User, clock: FakeC
     assert "transfer" in allowed and "receive" not in allowed and "return-result" not in allowed
     state = actions.act(box, officer, state["code"], "approve", {})
     assert dossier_view(state, clock())["allowed_actions"] == ["return-result"]
+
+
+def test_local_override_moves_due_dates(box: Box, officer: User) -> None:
+    from datetime import date
+
+    box.set_override(date(2026, 11, 26), False, "Nghỉ bù theo quyết định của tỉnh", actor="quantri")
+    state = receive(box, officer, procedure_code=FIVE_DAY)
+    assert state["due_at"] == "2026-12-03T09:00:00+07:00"  # one working day later than without it
+    box.set_override(date(2026, 11, 28), True, "Làm bù thứ Bảy", actor="quantri")
+    state = receive(box, officer, procedure_code=FIVE_DAY)
+    assert state["due_at"] == "2026-12-02T09:00:00+07:00"
+    assert [o["day"] for o in box.overrides()] == ["2026-11-26", "2026-11-28"]
+
+
+def test_calendar_cli_sets_an_override(box: Box, officer: User) -> None:
+    from edge.cli import main
+
+    assert main(["calendar", "set", "--data", str(box.settings.data_dir), "2026-11-26", "--off", "--note", "Bão"]) == 0
+    state = receive(box, officer, procedure_code=FIVE_DAY)  # the open box sees the change at once
+    assert state["due_at"] == "2026-12-03T09:00:00+07:00"
+    assert main(["calendar", "set", "--data", str(box.settings.data_dir), "26/11/2026", "--off"]) == 1
