@@ -55,7 +55,10 @@ def _transfer(box: Box, state: dict[str, Any], body: Body, now: datetime) -> dic
         raise ValidationError(
             "Chưa chọn người xử lý (assignee).", "Choose the assignee.", code="required", field="assignee"
         )
-    user = get_user(box.db(), assignee)
+    try:
+        user = get_user(box.db(), assignee)
+    except NotFoundError as err:
+        raise ValidationError(err.vi, err.en, code="unknown_assignee", field="assignee") from err
     if user.role not in ("officer", "leader"):
         raise ValidationError(
             f"“{assignee}” không phải cán bộ xử lý hồ sơ.",
@@ -74,7 +77,7 @@ def _transfer(box: Box, state: dict[str, Any], body: Body, now: datetime) -> dic
                 field="step_due_at",
             )
         payload["step_due_at"] = events.iso(step_due)
-    if body.get("note"):
+    if body.get("note") is not None:
         payload["note"] = clean_free_text(body["note"], "note", required=False)
     return payload
 
@@ -109,7 +112,7 @@ def _request_payment(box: Box, state: dict[str, Any], body: Body, now: datetime)
 
 def _approve(box: Box, state: dict[str, Any], body: Body, now: datetime) -> dict[str, Any]:
     note = body.get("note")
-    return {"note": clean_free_text(note, "note", required=False)} if note else {}
+    return {"note": clean_free_text(note, "note", required=False)} if note is not None else {}
 
 
 def _return_result(box: Box, state: dict[str, Any], body: Body, now: datetime) -> dict[str, Any]:

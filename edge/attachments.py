@@ -13,8 +13,8 @@ from edge.actions import find_state
 from edge.box import Box
 from edge.errors import ValidationError
 from edge.events import now_iso
-from edge.store.db import write
-from edge.text import clean_free_text
+from edge.store.db import translate, write
+from edge.text import nfc
 from edge.users import User, require
 
 # What the office scans: PDF, JPEG, PNG — recognised by their first bytes, not by the name.
@@ -52,8 +52,8 @@ def store_blob(blob_dir: Path, stream: IO[bytes], max_bytes: int) -> tuple[str, 
                 size += len(chunk)
                 if size > max_bytes:
                     raise ValidationError(
-                        f"Tệp quá lớn: tối đa {max_bytes // (1024 * 1024)} MB. Quét lại với độ phân giải thấp hơn.",
-                        f"The file is too large: at most {max_bytes // (1024 * 1024)} MB. Scan at a lower resolution.",
+                        f"Tệp quá lớn: tối đa {max_bytes / 1048576:g} MB. Quét lại với độ phân giải thấp hơn.",
+                        f"The file is too large: at most {max_bytes / 1048576:g} MB. Scan at a lower resolution.",
                         code="file_too_large",
                         field="file",
                     )
@@ -85,18 +85,24 @@ def store_blob(blob_dir: Path, stream: IO[bytes], max_bytes: int) -> tuple[str, 
         raise
 
 
-def _clean_filename(name: object) -> str:
-    text = name if isinstance(name, str) and name else "tep-dinh-kem"
+def clean_filename(name: object) -> str:
+    """Return a safe display name for an uploaded file: unsafe characters become "_"."""
+    text = nfc(name) if isinstance(name, str) else ""
     text = os.path.basename(text.replace("\\", "/"))
-    return clean_free_text(text, "file", max_len=200)
+    # The name is only shown and offered on download: keep letters, digits and a few marks.
+    text = "".join(c if c.isalnum() or c in " .-_()" else "_" for c in text).strip(" .")
+    return text[-200:] or "tep-dinh-kem"
 
 
 def attach(box: Box, user: User, code: str, stream: IO[bytes], filename: object, source: str = "") -> dict[str, Any]:
     """Store a scan and attach it to a dossier; return its sha256, size, name and type."""
     require(user, "dossier.act")
-    name = _clean_filename(filename)
+    name = clean_filename(filename)
     find_state(box, code)  # fail before reading a large body for a dossier that does not exist
-    sha, size, kind = store_blob(box.settings.blob_dir, stream, box.settings.max_upload_bytes)
+    try:
+        sha, size, kind = store_blob(box.settings.blob_dir, stream, box.settings.max_upload_bytes)
+    except OSError as err:
+        raise translate(err) from err
     db = box.db()
     info = {"sha256": sha, "size": size, "name": name, "content_type": kind}
     with write(db):

@@ -17,10 +17,11 @@ from edge.config import CONFIG_FILE, DB_FILE, Settings, create_secrets, load_set
 from edge.errors import ConfigError, ValidationError
 from edge.store.db import connect, write
 from edge.store.migrations import migrate
+from edge.text import clean_address
 
 Clock = Callable[[], datetime]
-_AGENCY = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){1,5}$")
-_COMMUNE = re.compile(r"^\d{5}$")
+_AGENCY = re.compile(r"[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){1,5}", re.ASCII)
+_COMMUNE = re.compile(r"[0-9]{5}", re.ASCII)
 
 
 def local_now() -> datetime:
@@ -48,6 +49,9 @@ class Box:
     def db(self) -> sqlite_utils.Database:
         """Return this thread's connection to the box's DB."""
         db = getattr(self._local, "db", None)
+        if db is not None and getattr(db, "stale", False):
+            db.conn.close()
+            db = None
         if db is None:
             db = connect(self.settings.db_path)
             self._local.db = db
@@ -103,28 +107,21 @@ class Box:
 def init_box(data_dir: Path | str, commune_code: str, agency_code: str, name: str) -> Settings:
     """Create a new box in data_dir (config, DB, blob dir, secrets); never overwrite one."""
     root = Path(data_dir).resolve()
-    if not _COMMUNE.match(commune_code):
+    if not _COMMUNE.fullmatch(commune_code):
         raise ValidationError(
             "Mã xã phải gồm đúng 5 chữ số (Quyết định 19/2025/QĐ-TTg).",
             "The commune code must be exactly 5 digits.",
             code="invalid_commune_code",
             field="commune_code",
         )
-    if not _AGENCY.match(agency_code):
+    if not _AGENCY.fullmatch(agency_code):
         raise ValidationError(
             "Mã định danh cơ quan không hợp lệ (dạng 000.17.22.H56).",
             "The agency code is invalid (form 000.17.22.H56).",
             code="invalid_agency_code",
             field="agency_code",
         )
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise ValidationError(
-            "Tên đơn vị không được để trống và dài tối đa 200 ký tự.",
-            "The office name must be 1–200 characters.",
-            code="invalid_name",
-            field="name",
-        )
+    name = clean_address(name, "name", max_len=200, label=("Tên đơn vị", "The office name"))
     for existing in (CONFIG_FILE, DB_FILE, "secrets.toml"):
         if (root / existing).exists():
             raise ConfigError(

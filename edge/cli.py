@@ -6,10 +6,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from edge import __version__, audit, catalogue
 from edge.box import init_box, open_box
-from edge.errors import EdgeError
+from edge.errors import ConfigError, EdgeError
 from edge.identity import parse_date
 from edge.procedures import list_procedures, upsert_procedures
 from edge.projection import rebuild_all
@@ -96,9 +97,13 @@ def _calendar_list(args: argparse.Namespace) -> int:
 def _version(args: argparse.Namespace) -> int:
     print(f"motcua {__version__}")
     print(f"schema {latest_version()}")
-    if args.data:
+    try:
         box = open_box(args.data)
-        print(f"box schema {schema_version(box.db())}")
+    except ConfigError as err:
+        if args.data or err.code != "config_missing":
+            raise
+        return 0  # no box here: the app's own versions are all there is to say
+    print(f"box schema {schema_version(box.db())}")
     return 0
 
 
@@ -109,16 +114,23 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"motcua: {message} (xem '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `motcua` command."""
-    parser = argparse.ArgumentParser(prog="motcua", description="Một Cửa Edge — máy bộ phận một cửa cấp xã")
+    parser = _Parser(prog="motcua", description="Một Cửa Edge — máy bộ phận một cửa cấp xã")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(
         name: str,
         handler: Handler,
         help_text: str,
-        parent: argparse._SubParsersAction[argparse.ArgumentParser] | None = None,
+        parent: argparse._SubParsersAction[_Parser] | None = None,
     ) -> argparse.ArgumentParser:
         p = (parent or sub).add_parser(name, help=help_text)
         p.set_defaults(handler=handler)
@@ -186,12 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except EdgeError as err:
         lang = "en" if _wants_english() else "vi"
-        print(f"motcua: {err.message(lang)}", file=sys.stderr)
+        print("motcua: " + " ".join(err.message(lang).split()), file=sys.stderr)
         return 2 if err.status >= 500 else 1
     except KeyboardInterrupt:
         return 130
     except OSError as err:
-        print(f"motcua: {err}", file=sys.stderr)
+        print("motcua: " + " ".join(str(err).split()), file=sys.stderr)
         return 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tomllib
@@ -149,8 +150,8 @@ def load_settings(data_dir: Path | str | None = None, env: Mapping[str, str] | N
 
 def _toml_value(value: Any) -> str:
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
+        # A JSON string is a valid TOML basic string for everything JSON escapes.
+        return json.dumps(value, ensure_ascii=False)
     return repr(value)
 
 

@@ -31,6 +31,14 @@ def parse_datetime(value: object, field: str) -> datetime:
             code="invalid_datetime",
             field=field,
         ) from err
+    # The box deals in moments of this era; far dates are typos and would overflow the calendar.
+    if not 2000 <= moment.year <= 2100:
+        raise ValidationError(
+            f"“{field}” phải nằm trong khoảng năm 2000–2100.",
+            f"“{field}” must be between the years 2000 and 2100.",
+            code="date_out_of_range",
+            field=field,
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=TZ)
     return moment.astimezone(TZ)

@@ -11,7 +11,7 @@ from edge.box import Box
 from edge.catalogue import Procedure, parse_document
 from edge.codes import allocate_code
 from edge.deadline import compute_due_at
-from edge.errors import ValidationError
+from edge.errors import NotFoundError, ValidationError
 from edge.identity import clean_email, clean_phone, clean_sex, parse_birth_date, validate_id
 from edge.procedures import get_procedure
 from edge.store.db import write
@@ -42,8 +42,9 @@ def choice(value: object, allowed: tuple[str, ...], field: str, default: str | N
 
 
 def _optional(data: dict[str, Any], key: str) -> Any:
+    """Return a field's value, or None when it is absent, null or blank text (other types are checked)."""
     value = data.get(key)
-    return None if value in (None, "") else value
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
 
 def parse_applicant(data: object, today: datetime) -> dict[str, Any]:
@@ -61,8 +62,8 @@ def parse_applicant(data: object, today: datetime) -> dict[str, Any]:
         )
     full_name = clean_name(data["full_name"], "applicant.full_name")
     birth = _optional(data, "date_of_birth")
-    date_of_birth = parse_birth_date(birth, "applicant.date_of_birth", today.date()) if birth else None
-    sex = clean_sex(data["sex"], "applicant.sex") if _optional(data, "sex") else None
+    date_of_birth = parse_birth_date(birth, "applicant.date_of_birth", today.date()) if birth is not None else None
+    sex = clean_sex(data["sex"], "applicant.sex") if _optional(data, "sex") is not None else None
     if data.get("id_number") in (None, ""):
         raise _invalid(
             "applicant.id_number", "Chưa nhập số giấy tờ tùy thân (CCCD).", "Enter the ID number.", "required"
@@ -79,9 +80,9 @@ def parse_applicant(data: object, today: datetime) -> dict[str, Any]:
         "id_number": id_number,
         "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
         "sex": sex,
-        "phone": clean_phone(phone, "applicant.phone") if phone else None,
-        "email": clean_email(email, "applicant.email") if email else None,
-        "address": clean_address(address, "applicant.address") if address else None,
+        "phone": clean_phone(phone, "applicant.phone") if phone is not None else None,
+        "email": clean_email(email, "applicant.email") if email is not None else None,
+        "address": clean_address(address, "applicant.address") if address is not None else None,
     }
 
 
@@ -131,8 +132,10 @@ def receive_dossier(box: Box, user: User, data: object, source: str = "") -> dic
     return_method = choice(data.get("return_method"), RETURN_METHODS, "return_method", default="counter")
     return_address = None
     if return_method == "post":
-        raw = _optional(data, "return_address") or applicant["address"]
-        if not raw:
+        raw = _optional(data, "return_address")
+        if raw is None:
+            raw = applicant["address"]
+        if raw is None:
             raise _invalid(
                 "return_address",
                 "Trả kết quả qua bưu điện cần địa chỉ nhận.",
@@ -140,9 +143,12 @@ def receive_dossier(box: Box, user: User, data: object, source: str = "") -> dic
                 "required",
             )
         return_address = clean_address(raw, "return_address")
-    notes = clean_free_text(data["notes"], "notes", required=False) if _optional(data, "notes") else ""
+    notes = clean_free_text(data["notes"], "notes", required=False) if _optional(data, "notes") is not None else ""
     db = box.db()
-    proc = get_procedure(db, code_value.strip())
+    try:
+        proc = get_procedure(db, code_value.strip())
+    except NotFoundError as err:
+        raise ValidationError(err.vi, err.en, code="unknown_procedure", field="procedure_code") from err
     snapshot = procedure_snapshot(proc)
     # A dossier filed online waits for an officer to receive it; the clock starts then.
     status = "receiving" if channel == "online" else "new"

@@ -176,7 +176,7 @@ def _created(event: Event) -> dict[str, Any]:
         "reschedules": [],
         "outcome": None,
         "attachments": [],
-        "notes": [],
+        "notes": [{"text": p["notes"], "at": event.wall_time}] if p.get("notes") else [],
         "conflict": False,
         "conflicts": [],
         "resolutions": [],

@@ -86,5 +86,5 @@ def list_procedures(db: sqlite_utils.Database, q: str | None = None) -> list[Pro
         sql += " AND" if args else " WHERE"
         sql += " instr(name_folded, ?) > 0"
         args.append(word)
-    rows = db.execute(sql + " ORDER BY field, name", args).fetchall()
+    rows = db.execute(sql + " ORDER BY field, name, code", args).fetchall()
     return [_from_row(r) for r in rows]

@@ -37,7 +37,7 @@ def dossier_view(state: dict[str, Any], now: datetime) -> dict[str, Any]:
         "dossier_id", "code", "status", "status_code", "procedure", "applicant", "documents", "channel",
         "return_method", "return_address", "received_at", "due_at", "original_due_at", "received_by",
         "finished_at", "returned_at", "return", "assignee", "steps", "supplement", "payment", "reschedules",
-        "outcome", "attachments", "conflict", "conflicts", "resolutions", "origin", "created_at", "updated_at",
+        "outcome", "attachments", "notes", "conflict", "conflicts", "resolutions", "origin", "created_at", "updated_at",
     )  # fmt: skip
     view = {k: state.get(k) for k in keys}
     view.update(

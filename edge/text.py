@@ -109,7 +109,9 @@ def clean_free_text(
     label: Label = TEXT_LABEL,
 ) -> str:
     """Return free text (reason, document name, note) normalised, or raise ValidationError."""
-    if value is None and not required:
+    if value is None:
+        if required:
+            raise _required(field, label)
         return ""
     raw = _raw_text(value, field, max_len, label)
     text = _LINE_BREAKS.sub("\n", nfc(raw)).replace("\t", " ")

@@ -30,7 +30,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "catalogue.write": frozenset({"admin"}),
     "users.manage": frozenset({"admin"}),
 }
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}", re.ASCII)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -79,7 +79,7 @@ def add_user(
     db: sqlite_utils.Database, username: str, role: str, password: str, full_name: str = "", actor: str = "cli"
 ) -> User:
     """Create a local user."""
-    if not _USERNAME.match(username):
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
         raise ValidationError(
             "Tên đăng nhập chỉ gồm chữ thường không dấu, số và . _ -, dài 2–32 ký tự.",
             "A username is 2–32 lower-case letters, digits and . _ -.",

@@ -298,7 +298,7 @@ def test_clean_free_text_accepts(value: str, expected: str) -> None:
         ("bidi\u202etrick", "text_control_char"),
         ("", "text_required"),
         (" \n\t ", "text_required"),
-        (None, "text_type"),
+        (None, "text_required"),
         (3.5, "text_type"),
         ("x" * 1001, "text_too_long"),
     ],

@@ -13,8 +13,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from edge.box import Box
 from edge.config import load_secrets
-from edge.errors import EdgeError
-from edge.store.db import translate
+from edge.errors import EdgeError, StorageError
+from edge.store.db import classify, translate
 from edge.store.migrations import latest_version, schema_version
 from ui.api import JSON_LIMIT, MULTIPART_OVERHEAD
 from ui.api import bp as api_bp
@@ -67,6 +67,10 @@ def create_app(box: Box, test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(EdgeError)
     def on_edge_error(err: EdgeError) -> Response:
+        if isinstance(err, StorageError):
+            # A connection that met a read-only or damaged file is not reused: the next
+            # request opens a fresh one and sees the file as it is by then.
+            box.close()
         headers = {"WWW-Authenticate": 'Bearer realm="motcua"'} if err.status == 401 else None
         return error_response(err.status, err.code, err.message(language()), err.field, headers)
 
@@ -76,15 +80,10 @@ def create_app(box: Box, test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception) -> Response:
-        if isinstance(err, sqlite3.Error):
+        if isinstance(err, sqlite3.Error) and classify(err):
             mapped = translate(err)
+            box.close()
             return error_response(mapped.status, mapped.code, mapped.message(language()))
-        if isinstance(err, OverflowError):
-            # Only input can reach this: a moment such as year 9999 that date arithmetic cannot hold.
-            logging.getLogger("motcua").warning("date out of range: %s", err)
-            vi = "Ngày giờ nằm ngoài phạm vi xử lý được; hãy kiểm tra lại năm."
-            en = "A date is outside the range the box can handle; check the year."
-            return error_response(422, "date_out_of_range", en if language() == "en" else vi)
         logging.getLogger("motcua").exception("unexpected error")
         return _http_error(InternalServerError(), box.settings.max_upload_bytes)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,38 +27,55 @@ def connect(path: Path | str) -> sqlite_utils.Database:
     return sqlite_utils.Database(conn)
 
 
-def translate(err: sqlite3.Error) -> StorageError:
-    """Turn an sqlite3 error into a StorageError an officer can act on."""
-    text = str(err).lower()
-    if "full" in text:
-        return StorageError(
-            "Ổ đĩa của máy đã đầy; chưa lưu được. Báo kỹ thuật viên giải phóng dung lượng.",
-            "The box's disk is full; nothing was saved. Ask a technician to free space.",
-            code="disk_full",
-        )
-    if "readonly" in text or "read-only" in text:
-        return StorageError(
-            "Cơ sở dữ liệu đang ở chế độ chỉ đọc; chưa lưu được. Báo kỹ thuật viên.",
-            "The database is read-only; nothing was saved. Call a technician.",
-            code="read_only",
-        )
-    if "locked" in text or "busy" in text:
-        return StorageError(
-            "Máy đang bận ghi dữ liệu; thử lại sau giây lát.",
-            "The box is busy writing; try again in a moment.",
-            code="busy",
-        )
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return StorageError(
-            "Tệp cơ sở dữ liệu bị hỏng. Chạy 'motcua doctor' hoặc báo kỹ thuật viên.",
-            "The database file is damaged. Run 'motcua doctor' or call a technician.",
-            code="corrupt",
-        )
-    return StorageError(
-        f"Lỗi lưu trữ: {err}.",
-        f"Storage error: {err}.",
-        code="storage",
-    )
+_MESSAGES = {
+    "disk_full": (
+        "Ổ đĩa của máy đã đầy; chưa lưu được. Báo kỹ thuật viên giải phóng dung lượng.",
+        "The box's disk is full; nothing was saved. Ask a technician to free space.",
+    ),
+    "read_only": (
+        "Cơ sở dữ liệu đang ở chế độ chỉ đọc; chưa lưu được. Báo kỹ thuật viên.",
+        "The database is read-only; nothing was saved. Call a technician.",
+    ),
+    "busy": ("Máy đang bận ghi dữ liệu; thử lại sau giây lát.", "The box is busy writing; try again in a moment."),
+    "corrupt": (
+        "Tệp cơ sở dữ liệu bị hỏng; chưa lưu được. Báo kỹ thuật viên ngay.",
+        "The database file is damaged; nothing was saved. Call a technician now.",
+    ),
+    "io_error": (
+        "Không đọc/ghi được ổ đĩa của máy; chưa lưu được. Báo kỹ thuật viên kiểm tra ổ đĩa.",
+        "The box cannot read or write its disk; nothing was saved. Ask a technician to check the disk.",
+    ),
+}
+# SQLite's primary result codes (sqlite3.Error.sqlite_errorname, extended names start with these).
+_BY_SQLITE_NAME = (
+    ("SQLITE_FULL", "disk_full"),
+    ("SQLITE_READONLY", "read_only"),
+    ("SQLITE_BUSY", "busy"),
+    ("SQLITE_LOCKED", "busy"),
+    ("SQLITE_CORRUPT", "corrupt"),
+    ("SQLITE_NOTADB", "corrupt"),
+    ("SQLITE_IOERR", "io_error"),
+    ("SQLITE_CANTOPEN", "io_error"),
+    ("SQLITE_PERM", "read_only"),
+)
+_BY_ERRNO = {errno.ENOSPC: "disk_full", errno.EDQUOT: "disk_full", errno.EROFS: "read_only", errno.EIO: "io_error"}
+# Codes after which a connection is not reused: the file may be fine again later.
+STALE_CODES = frozenset({"read_only", "corrupt", "io_error"})
+
+
+def classify(err: sqlite3.Error | OSError) -> str | None:
+    """Return the storage fault an error means, or None for a programming error."""
+    if isinstance(err, OSError):
+        return _BY_ERRNO.get(err.errno or 0)
+    name = getattr(err, "sqlite_errorname", "") or ""
+    return next((code for prefix, code in _BY_SQLITE_NAME if name.startswith(prefix)), None)
+
+
+def translate(err: sqlite3.Error | OSError) -> StorageError:
+    """Turn a storage fault into a StorageError an officer can act on."""
+    code = classify(err) or "io_error"
+    vi, en = _MESSAGES[code]
+    return StorageError(vi, en, code=code, cause=str(err))
 
 
 @contextmanager
@@ -67,14 +85,16 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as err:
-        raise translate(err) from err
+        if classify(err):
+            raise _fault(db, err) from err
+        raise
     try:
         yield db
     except BaseException as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise translate(exc) from exc
+        if isinstance(exc, sqlite3.Error | OSError) and classify(exc):
+            raise _fault(db, exc) from exc
         raise
     else:
         try:
@@ -82,4 +102,13 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         except sqlite3.Error as err:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise translate(err) from err
+            if classify(err):
+                raise _fault(db, err) from err
+            raise
+
+
+def _fault(db: sqlite_utils.Database, err: sqlite3.Error | OSError) -> StorageError:
+    mapped = translate(err)
+    if mapped.code in STALE_CODES:
+        db.stale = True  # type: ignore[attr-defined]  # Box.db() opens a fresh connection next time
+    return mapped

@@ -84,14 +84,23 @@ def json_body() -> object:
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except (ValueError, RecursionError) as err:
-        # ValueError covers bad UTF-8, bad syntax, NaN/Infinity and integers too long to convert;
-        # RecursionError a document nested thousands of levels deep.
-        detail = str(err) if isinstance(err, ValueError) else "nested too deeply"
+        vi, en = _json_problem(err)
         raise BadRequestError(
-            f"Nội dung không phải JSON hợp lệ (UTF-8): {detail}.",
-            f"The body is not valid JSON (UTF-8): {detail}.",
-            code="malformed_json",
+            f"Nội dung không phải JSON hợp lệ: {vi}.", f"The body is not valid JSON: {en}.", code="malformed_json"
         ) from err
+
+
+def _json_problem(err: Exception) -> tuple[str, str]:
+    """Say in vi and en what is wrong with a body that json.loads refused."""
+    if isinstance(err, json.JSONDecodeError):
+        where = (f"dòng {err.lineno}, cột {err.colno}", f"line {err.lineno}, column {err.colno}")
+        return f"lỗi cú pháp ở {where[0]} ({err.msg})", f"syntax error at {where[1]} ({err.msg})"
+    if isinstance(err, UnicodeDecodeError):
+        return "không được mã hóa UTF-8", "it is not encoded as UTF-8"
+    if isinstance(err, RecursionError):
+        return "lồng nhau quá sâu", "it is nested too deeply"
+    # NaN/Infinity, or an integer too long to convert.
+    return "có số không hợp lệ (NaN, Infinity hoặc quá dài)", "it has an invalid number (NaN, Infinity or too long)"
 
 
 @bp.post("/dossiers")
