@@ -15,7 +15,7 @@ from edge import audit
 from edge.calendar import TZ, WorkCalendar, WorkingHours
 from edge.config import CONFIG_FILE, DB_FILE, Settings, create_secrets, load_settings, write_settings
 from edge.errors import ConfigError, ValidationError
-from edge.store.db import connect, write
+from edge.store.db import AUTOCHECKPOINT_PAGES, connect, write
 from edge.store.migrations import migrate
 from edge.text import clean_address
 
@@ -40,6 +40,7 @@ class Box:
         self._calendar_stamp: tuple[object, ...] | None = None
         self._calendar_lock = threading.Lock()
         self.hours = WorkingHours.parse(settings.working_hours)
+        self.autocheckpoint = AUTOCHECKPOINT_PAGES
 
     @property
     def origin(self) -> str:
@@ -53,7 +54,7 @@ class Box:
             db.conn.close()
             db = None
         if db is None:
-            db = connect(self.settings.db_path)
+            db = connect(self.settings.db_path, self.autocheckpoint)
             self._local.db = db
         return db
 

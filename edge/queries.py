@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,6 +105,17 @@ _LIST_COLUMNS = (
 )  # fmt: skip
 
 
+_CODE = re.compile(r"[0-9A-Za-z.]+-[0-9]{6}-[0-9]{4,}", re.ASCII)
+
+
+def _exact_code(db: sqlite_utils.Database, q: str | None) -> int | None:
+    """Return the row id of the dossier whose code is exactly q, if there is one."""
+    if not q or not _CODE.fullmatch(q.strip()):
+        return None
+    row = db.execute("SELECT id FROM dossiers WHERE code = ?", [q.strip()]).fetchone()
+    return int(row[0]) if row else None
+
+
 def list_dossiers(db: sqlite_utils.Database, query: ListQuery, now: datetime) -> dict[str, Any]:
     """Return one page of dossiers, newest first, with a cursor for the next page."""
     where: list[str] = []
@@ -135,7 +147,12 @@ def list_dossiers(db: sqlite_utils.Database, query: ListQuery, now: datetime) ->
         where.append("conflict = ?")
         args.append(int(query.conflict))
     table, order = "dossiers", "id"
-    if query.q and (match := match_query(query.q)) is not None:
+    exact = _exact_code(db, query.q)
+    if exact is not None:
+        # A whole dossier code (typed or scanned from a receipt's QR) names one dossier.
+        where.append("dossiers.id = ?")
+        args.append(exact)
+    elif query.q and (match := match_query(query.q)) is not None:
         # Drive the query from the search index, newest first: FTS5 walks its rowids in order
         # and stops at the limit, so a common word costs no more than a rare one.
         table = "dossier_search JOIN dossiers ON dossiers.id = dossier_search.rowid"

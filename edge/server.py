@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import logging
 import signal
+import sqlite3
 import sys
+import threading
 from types import FrameType
 
 from waitress.server import create_server
 
 from edge.box import Box
+from edge.store.db import AUTOCHECKPOINT_PAGES, checkpoint, connect
 from ui.app import create_app
+
+CHECKPOINT_SECONDS = 2.0
+log = logging.getLogger("motcua.server")
+
+
+def _checkpoint_loop(box: Box, stop: threading.Event) -> None:
+    # Checkpoint off the request path: a request that commits past the autocheckpoint limit
+    # would otherwise copy the whole WAL into the DB file before it answers.
+    db = connect(box.settings.db_path)
+    try:
+        while not stop.wait(CHECKPOINT_SECONDS):
+            try:
+                checkpoint(db)
+            except sqlite3.Error as err:
+                log.warning("background checkpoint failed: %s", err)
+    finally:
+        db.conn.close()
 
 
 def serve(box: Box, host: str, port: int, banner: str = "") -> None:
     """Serve until SIGTERM/SIGINT; print the URL (with the real port when port is 0)."""
+    box.autocheckpoint = 20 * AUTOCHECKPOINT_PAGES  # a safety net; the loop below does the work
+    stopping = threading.Event()
+    threading.Thread(target=_checkpoint_loop, args=(box, stopping), name="checkpoint", daemon=True).start()
     app = create_app(box)
     server = create_server(app, host=host, port=port, threads=8, ident="motcua")
     # A single listen address gives a server that knows the port it bound (port 0 = any free one).
@@ -28,4 +52,5 @@ def serve(box: Box, host: str, port: int, banner: str = "") -> None:
     try:
         server.run()
     finally:
+        stopping.set()
         box.close()

@@ -136,6 +136,21 @@ def m0002_list_filter_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0003_search_prefix_index")
+def m0003_search_prefix_index(db: sqlite_utils.Database) -> None:
+    """Give the search index prefix indexes, so "nguyen van a" costs the same at 1,000,000 dossiers."""
+    # Without them FTS5 merges every term a prefix matches before the first row comes out;
+    # with them a prefix query is one index lookup (measured in bench/intake.py).
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE dossier_search_new USING fts5(text, tokenize = 'unicode61', prefix = '1 2 3 4 5 6');
+        INSERT INTO dossier_search_new (rowid, text) SELECT rowid, text FROM dossier_search;
+        DROP TABLE dossier_search;
+        ALTER TABLE dossier_search_new RENAME TO dossier_search;
+        """
+    )
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     """Return how many migrations have been applied."""
     return len(migrations.applied(db))
