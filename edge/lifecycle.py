@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from edge.events import Event
@@ -63,6 +64,13 @@ ACTIONS: dict[str, str] = {
     "reschedule": "rescheduled",
     "resolve-conflict": "conflict_resolved",
 }
+
+
+def finished_late(state: dict[str, Any]) -> bool:
+    """Return whether the result was ready after the due date (overdue for good)."""
+    if state["status"] not in ("releasing", "done") or not state["due_at"] or not state["finished_at"]:
+        return False
+    return datetime.fromisoformat(state["finished_at"]) > datetime.fromisoformat(state["due_at"])
 
 
 def allowed_actions(status: str, state: dict[str, Any] | None = None) -> list[str]:

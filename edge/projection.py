@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
 from edge.events import all_dossier_ids, events_of
-from edge.lifecycle import fold
+from edge.lifecycle import finished_late, fold
 from edge.text import fold as fold_text
 
 _COLUMNS = (
@@ -19,12 +18,6 @@ _COLUMNS = (
     "received_at", "due_at", "finished_at", "returned_at", "finished_late", "assignee",
     "conflict", "created_at", "updated_at", "last_hlc", "state",
 )  # fmt: skip
-
-
-def _late(state: dict[str, Any]) -> bool:
-    if state["status"] not in ("releasing", "done") or not state["due_at"] or not state["finished_at"]:
-        return False
-    return datetime.fromisoformat(state["finished_at"]) > datetime.fromisoformat(state["due_at"])
 
 
 def row_of(state: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +39,7 @@ def row_of(state: dict[str, Any]) -> dict[str, Any]:
         "due_at": state["due_at"],
         "finished_at": state["finished_at"],
         "returned_at": state["returned_at"],
-        "finished_late": int(_late(state)),
+        "finished_late": int(finished_late(state)),
         "assignee": state["assignee"],
         "conflict": int(state["conflict"]),
         "created_at": state["created_at"],

@@ -12,15 +12,15 @@ import sqlite_utils
 
 from edge import events
 from edge.errors import NotFoundError, ValidationError
-from edge.lifecycle import STATUSES, allowed_actions
+from edge.lifecycle import STATUSES, allowed_actions, finished_late
 from edge.projection import match_query
 
 OVERDUE_STATUSES = ("new", "processing", "paying")  # the clock runs; waiting pauses it
 
 
-def is_overdue(status: str, due_at: str | None, finished_late: bool, now: datetime) -> bool:
+def is_overdue(status: str, due_at: str | None, late: bool, now: datetime) -> bool:
     """Return whether a dossier is overdue now (computed, never stored as a status)."""
-    if finished_late:
+    if late:
         return True
     return bool(due_at) and status in OVERDUE_STATUSES and now > datetime.fromisoformat(str(due_at))
 
@@ -29,11 +29,6 @@ def dossier_view(state: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Return the API shape of a dossier from its folded state."""
     status = state["status"]
     _, label_vi, label_en = STATUSES[status]
-    late = (
-        status in ("releasing", "done")
-        and bool(state["due_at"] and state["finished_at"])
-        and datetime.fromisoformat(state["finished_at"]) > datetime.fromisoformat(state["due_at"])
-    )
     keys = (
         "dossier_id", "code", "status", "status_code", "procedure", "applicant", "documents", "channel",
         "return_method", "return_address", "received_at", "due_at", "original_due_at", "received_by",
@@ -45,7 +40,7 @@ def dossier_view(state: dict[str, Any], now: datetime) -> dict[str, Any]:
         procedure_code=state["procedure"]["code"],
         procedure_name=state["procedure"]["name"],
         status_label={"vi": label_vi, "en": label_en},
-        overdue=is_overdue(status, state["due_at"], late, now),
+        overdue=is_overdue(status, state["due_at"], finished_late(state), now),
         allowed_actions=allowed_actions(status, state),
     )
     return view
