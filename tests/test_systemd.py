@@ -27,7 +27,9 @@ def test_unit_runs_motcua_serve_hardened() -> None:
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None and not os.environ.get("CI"), reason="no systemd-analyze")
 def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     # verify needs the ExecStart binary and the user to exist; point it at one that does.
-    text = UNIT.read_text(encoding="utf-8").replace("/usr/local/bin/motcua", "/bin/true").replace("=motcua\n", "=root\n")
+    text = (
+        UNIT.read_text(encoding="utf-8").replace("/usr/local/bin/motcua", "/bin/true").replace("=motcua\n", "=root\n")
+    )
     unit = tmp_path / "motcua-web.service"
     unit.write_text(text, encoding="utf-8")
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
