@@ -11,7 +11,7 @@ from typing import IO, Any
 from edge import audit, events, projection
 from edge.actions import find_state
 from edge.box import Box
-from edge.errors import ValidationError
+from edge.errors import TooLargeError, ValidationError, megabytes
 from edge.events import now_iso
 from edge.store.db import translate, write
 from edge.text import nfc
@@ -39,6 +39,17 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def file_too_large(limit: int) -> TooLargeError:
+    """Return the error for a file over the upload limit."""
+    size = megabytes(limit)
+    return TooLargeError(
+        f"Tệp quá lớn: tối đa {size} MB. Quét lại với độ phân giải thấp hơn.",
+        f"The file is too large: {size} MB at most. Scan at a lower resolution.",
+        code="file_too_large",
+        field="file",
+    )
+
+
 def store_blob(blob_dir: Path, stream: IO[bytes], max_bytes: int) -> tuple[str, int, str]:
     """Copy a stream into the blob store; return (sha256, size, content type)."""
     blob_dir.mkdir(parents=True, exist_ok=True)
@@ -51,12 +62,7 @@ def store_blob(blob_dir: Path, stream: IO[bytes], max_bytes: int) -> tuple[str, 
             while chunk := stream.read(_CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise ValidationError(
-                        f"Tệp quá lớn: tối đa {max_bytes / 1048576:g} MB. Quét lại với độ phân giải thấp hơn.",
-                        f"The file is too large: at most {max_bytes / 1048576:g} MB. Scan at a lower resolution.",
-                        code="file_too_large",
-                        field="file",
-                    )
+                    raise file_too_large(max_bytes)
                 if len(head) < 16:
                     head += chunk[: 16 - len(head)]
                 digest.update(chunk)

@@ -39,6 +39,13 @@ class ValidationError(EdgeError):
     default_code = "invalid"
 
 
+class TooLargeError(EdgeError):
+    """A request body or an uploaded file over its size limit."""
+
+    status = 413
+    default_code = "too_large"
+
+
 class NotFoundError(EdgeError):
     """A dossier, procedure, user or file that does not exist."""
 
@@ -86,3 +93,8 @@ class ConfigError(EdgeError):
 
     status = 500
     default_code = "config"
+
+
+def megabytes(size: int) -> str:
+    """Return a byte count as megabytes for messages: 20 MB, 0.5 MB."""
+    return f"{size / (1024 * 1024):.2f}".rstrip("0").rstrip(".")

@@ -69,9 +69,10 @@ def get_procedure(db: sqlite_utils.Database, code: str) -> Procedure:
     """Return one procedure or raise NotFoundError."""
     row = db.execute(f"SELECT {_COLUMNS} FROM procedures WHERE code = ?", [code]).fetchone()
     if not row:
+        shown = code if len(code) <= 64 else code[:64] + "…"
         raise NotFoundError(
-            f"Không có thủ tục mã “{code}” trong danh mục.",
-            f"No procedure with code “{code}” in the catalogue.",
+            f"Không có thủ tục mã “{shown}” trong danh mục.",
+            f"No procedure with code “{shown}” in the catalogue.",
             code="unknown_procedure",
             field="procedure_code",
         )

@@ -13,12 +13,12 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from edge.box import Box
 from edge.config import load_secrets
-from edge.errors import EdgeError, StorageError
+from edge.errors import EdgeError, StorageError, megabytes
 from edge.store.db import classify, translate
 from edge.store.migrations import latest_version, schema_version
 from ui.api import JSON_LIMIT, MULTIPART_OVERHEAD
 from ui.api import bp as api_bp
-from ui.errors import error_response, language, megabytes
+from ui.errors import error_response, language
 
 
 def create_app(box: Box, test_config: dict[str, Any] | None = None) -> Flask:

@@ -18,13 +18,6 @@ class BadRequestError(EdgeError):
     default_code = "bad_request"
 
 
-class TooLargeError(EdgeError):
-    """A request body or an uploaded file over its size limit."""
-
-    status = 413
-    default_code = "too_large"
-
-
 def language() -> str:
     """Return "en" when the caller prefers English, else "vi" (the default)."""
     if not has_request_context():
@@ -49,8 +42,3 @@ def error_response(
         mimetype="application/json",
         headers=headers,
     )
-
-
-def megabytes(size: int) -> str:
-    """Return a byte count as megabytes for messages: 20 MB, 0.5 MB."""
-    return f"{size / (1024 * 1024):.2f}".rstrip("0").rstrip(".")

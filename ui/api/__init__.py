@@ -10,12 +10,12 @@ from flask import Blueprint, Response, current_app, g, request, send_file
 from edge import actions, attachments, intake, queries
 from edge.box import Box
 from edge.dates import parse_datetime
-from edge.errors import AuthError, NotFoundError, ValidationError
+from edge.errors import AuthError, NotFoundError, TooLargeError, ValidationError
 from edge.events import iso
 from edge.intake import due_for, procedure_snapshot
 from edge.procedures import get_procedure, list_procedures
 from edge.users import User, require, user_for_token
-from ui.errors import BadRequestError, TooLargeError, megabytes
+from ui.errors import BadRequestError
 
 bp = Blueprint("api", __name__)
 JSON_LIMIT = 1024 * 1024  # JSON bodies; attachments have their own limit from the settings
@@ -106,21 +106,7 @@ def _json_problem(err: Exception) -> tuple[str, str]:
 @bp.post("/dossiers")
 def create_dossier() -> Response:
     """Receive a new dossier."""
-    body = json_body()
-    try:
-        state = intake.receive_dossier(box(), user(), body, source())
-    except NotFoundError as err:
-        if err.code != "unknown_procedure":
-            raise
-        # The address exists; what is wrong is a value in the body: 422, not 404.
-        code = body["procedure_code"].strip() if isinstance(body, dict) else ""
-        shown = code if len(code) <= 64 else code[:64] + "…"
-        raise ValidationError(
-            f"Không có thủ tục mã “{shown}” trong danh mục.",
-            f"No procedure with code “{shown}” in the catalogue.",
-            code="unknown_procedure",
-            field="procedure_code",
-        ) from err
+    state = intake.receive_dossier(box(), user(), json_body(), source())
     view = queries.dossier_view(state, box().now())
     return respond(view, 201, {"Location": f"/api/v1/dossiers/{view['code']}"})
 
@@ -154,19 +140,7 @@ def get_dossier(code: str) -> Response:
 @bp.post("/dossiers/<code>/actions/<action>")
 def act(code: str, action: str) -> Response:
     """Perform a lifecycle action on a dossier."""
-    body = json_body()
-    try:
-        state = actions.act(box(), user(), code, action, body, source())
-    except NotFoundError as err:
-        if err.code != "user_not_found":
-            raise
-        # Only `transfer` looks a user up: the assignee named in the body does not exist.
-        raise ValidationError(
-            "Không có cán bộ với tên đăng nhập này (assignee).",
-            "No officer has this username (assignee).",
-            code="unknown_assignee",
-            field="assignee",
-        ) from err
+    state = actions.act(box(), user(), code, action, json_body(), source())
     return respond(queries.dossier_view(state, box().now()))
 
 
@@ -179,7 +153,7 @@ def add_attachment(code: str) -> Response:
     actions.find_state(box(), code)
     limit = box().settings.max_upload_bytes
     if (request.content_length or 0) > limit + MULTIPART_OVERHEAD:
-        raise _file_too_large(limit)
+        raise attachments.file_too_large(limit)
     upload = request.files.get("file")
     if upload is None:
         raise ValidationError(
@@ -188,23 +162,8 @@ def add_attachment(code: str) -> Response:
             code="required",
             field="file",
         )
-    try:
-        info = attachments.attach(box(), user(), code, upload.stream, upload.filename, source())
-    except ValidationError as err:
-        if err.code != "file_too_large":
-            raise
-        raise _file_too_large(limit) from err
+    info = attachments.attach(box(), user(), code, upload.stream, upload.filename, source())
     return respond(info, 201, {"Location": f"/api/v1/dossiers/{code}/attachments/{info['sha256']}"})
-
-
-def _file_too_large(limit: int) -> TooLargeError:
-    size = megabytes(limit)
-    return TooLargeError(
-        f"Tệp quá lớn: tối đa {size} MB. Quét lại với độ phân giải thấp hơn.",
-        f"The file is too large: {size} MB at most. Scan at a lower resolution.",
-        code="file_too_large",
-        field="file",
-    )
 
 
 @bp.get("/dossiers/<code>/attachments/<sha256>")
