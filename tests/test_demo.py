@@ -1,0 +1,60 @@
+"""`motcua demo`: a whole office on 127.0.0.1 that a person can open and use at once."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.conftest import stop_server
+
+
+def start_demo(data: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """Start the demo on a free port; return the process, its URL and the printed token."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "demo", "--data", str(data), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not any("http://" in line and "đang chạy" in line for line in lines):
+        line = process.stdout.readline()
+        if not line:
+            stop_server(process)
+            raise AssertionError("demo exited: " + "".join(lines))
+        lines.append(line)
+    text = "".join(lines)
+    url = re.search(r"đang chạy tại (http://127\.0\.0\.1:\d+)/", text)
+    token = re.search(r"(mc_[A-Za-z0-9_-]+)", text)
+    assert url and token, text
+    return process, url.group(1), token.group(1)
+
+
+def test_demo_serves_an_office_with_history(tmp_path: Path) -> None:
+    data = tmp_path / "demo-data"
+    process, url, token = start_demo(data)
+    try:
+        assert requests.get(f"{url}/healthz", timeout=10).json()["status"] == "ok"
+        headers = {"Authorization": f"Bearer {token}"}
+        page = requests.get(f"{url}/api/v1/dossiers", params={"limit": 200}, headers=headers, timeout=10).json()
+        statuses = {item["status"] for item in page["items"]}
+        assert {"receiving", "new", "processing", "waiting", "releasing", "done"} <= statuses
+        assert len({item["received_at"][:10] for item in page["items"] if item["received_at"]}) >= 5
+        procedures = requests.get(f"{url}/api/v1/procedures", headers=headers, timeout=10).json()["items"]
+        assert len(procedures) >= 25
+    finally:
+        stop_server(process)
+    # A second start reuses the office as it was left.
+    process, url, token = start_demo(data)
+    try:
+        again = requests.get(
+            f"{url}/api/v1/dossiers", params={"limit": 200}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ).json()
+        assert len(again["items"]) == len(page["items"])
+    finally:
+        stop_server(process)
