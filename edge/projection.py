@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import sqlite_utils
@@ -92,11 +91,3 @@ def rebuild_all(db: sqlite_utils.Database) -> int:
         if refold(db, dossier_id) is not None:
             count += 1
     return count
-
-
-def match_query(q: str) -> str | None:
-    """Turn free text into an FTS5 query: every folded word must match (as a prefix)."""
-    words = re.findall(r"\w+", fold_text(q))[:8]
-    if not words:
-        return None
-    return " AND ".join(f'"{w}"*' for w in words)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +12,7 @@ import sqlite_utils
 from edge import events
 from edge.errors import NotFoundError, ValidationError
 from edge.lifecycle import STATUSES, allowed_actions, finished_late
-from edge.projection import match_query
+from edge.search import plan_search
 
 OVERDUE_STATUSES = ("new", "processing", "paying")  # the clock runs; waiting pauses it
 
@@ -100,17 +99,6 @@ _LIST_COLUMNS = (
 )  # fmt: skip
 
 
-_CODE = re.compile(r"[0-9A-Za-z.]+-[0-9]{6}-[0-9]{4,}", re.ASCII)
-
-
-def _exact_code(db: sqlite_utils.Database, q: str | None) -> int | None:
-    """Return the row id of the dossier whose code is exactly q, if there is one."""
-    if not q or not _CODE.fullmatch(q.strip()):
-        return None
-    row = db.execute("SELECT id FROM dossiers WHERE code = ?", [q.strip()]).fetchone()
-    return int(row[0]) if row else None
-
-
 def list_dossiers(db: sqlite_utils.Database, query: ListQuery, now: datetime) -> dict[str, Any]:
     """Return one page of dossiers, newest first, with a cursor for the next page."""
     where: list[str] = []
@@ -141,19 +129,11 @@ def list_dossiers(db: sqlite_utils.Database, query: ListQuery, now: datetime) ->
     if query.conflict is not None:
         where.append("conflict = ?")
         args.append(int(query.conflict))
-    table, order = "dossiers", "id"
-    exact = _exact_code(db, query.q)
-    if exact is not None:
-        # A whole dossier code (typed or scanned from a receipt's QR) names one dossier.
-        where.append("dossiers.id = ?")
-        args.append(exact)
-    elif query.q and (match := match_query(query.q)) is not None:
-        # Drive the query from the search index, newest first: FTS5 walks its rowids in order
-        # and stops at the limit, so a common word costs no more than a rare one.
-        table = "dossier_search JOIN dossiers ON dossiers.id = dossier_search.rowid"
-        order = "dossier_search.rowid"
-        where.append("dossier_search MATCH ?")
-        args.append(match)
+    table, order = "dossiers", "dossiers.id"
+    if query.q and (plan := plan_search(db, query.q)) is not None:
+        table, order = plan.table, plan.order
+        where += plan.where
+        args += plan.args
     if query.cursor is not None:
         where.append(f"{order} < ?")
         args.append(query.cursor)

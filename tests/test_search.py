@@ -47,3 +47,28 @@ def test_a_whole_code_finds_exactly_that_dossier(box: Box, officer: User, clock:
 def test_the_search_index_has_prefix_indexes(box: Box) -> None:
     sql = box.db().execute("SELECT sql FROM sqlite_master WHERE name = 'dossier_search'").fetchone()[0]
     assert "prefix" in sql
+
+
+def test_code_typed_loosely_or_without_the_agency(box: Box, officer: User, clock: FakeClock) -> None:
+    many = [intake.receive_dossier(box, officer, dossier_body(applicant=applicant(id_number=f"0010990{i:05d}")))
+            for i in range(10)]  # fmt: skip
+    code = many[9]["code"]  # 000.17.22.H56-261125-0010
+    assert codes(box, clock, code.lower()) == [code]
+    assert codes(box, clock, code.replace("-", " - ")) == [code]
+    assert codes(box, clock, "261125-0010") == [code]
+    assert codes(box, clock, "261125 - 0010") == [code]
+
+
+def test_name_with_a_whole_cccd_finds_that_person(box: Box, officer: User, clock: FakeClock) -> None:
+    first = intake.receive_dossier(box, officer, dossier_body())["code"]  # Nguyễn Văn An, 001099012345
+    other = applicant(full_name="Nguyễn Văn Bình", id_number="001099000111")
+    second = intake.receive_dossier(box, officer, dossier_body(applicant=other))["code"]
+    again = intake.receive_dossier(box, officer, dossier_body())["code"]
+    assert codes(box, clock, "nguyen van an 001099012345") == [again, first]
+    assert codes(box, clock, "Nguyễn Văn Bình 001099000111") == [second]
+    assert codes(box, clock, "nguyen van binh 001099012345") == []
+    assert codes(box, clock, "001099000111") == [second]
+    page = list_dossiers(box.db(), ListQuery(q="nguyen 001099012345", limit=1), clock())
+    assert [d["code"] for d in page["items"]] == [again] and page["next_cursor"]
+    rest = list_dossiers(box.db(), ListQuery(q="nguyen 001099012345", cursor=int(page["next_cursor"])), clock())
+    assert [d["code"] for d in rest["items"]] == [first]
