@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, time
 from typing import Any
@@ -13,6 +14,7 @@ from edge.codes import allocate_code
 from edge.deadline import compute_due_at
 from edge.errors import NotFoundError, ValidationError
 from edge.identity import clean_email, clean_phone, clean_sex, parse_birth_date, validate_id
+from edge.lifecycle import fold
 from edge.procedures import get_procedure
 from edge.store.db import write
 from edge.text import clean_address, clean_free_text, clean_name
@@ -21,6 +23,7 @@ from edge.users import User, require
 CHANNELS = ("counter", "online", "post")
 RETURN_METHODS = ("counter", "post")
 _MAX_DOCUMENTS = 100
+_KEY = re.compile(r"[A-Za-z0-9-]{8,64}", re.ASCII)
 
 
 def _invalid(field: str, vi: str, en: str, code: str = "invalid") -> ValidationError:
@@ -115,9 +118,27 @@ def due_for(box: Box, procedure: dict[str, Any], received_at: datetime) -> datet
     )
 
 
-def receive_dossier(box: Box, user: User, data: object, source: str = "") -> dict[str, Any]:
-    """Validate and store a new dossier in one transaction; return its folded state."""
+def _check_key(key: str) -> str:
+    if not _KEY.fullmatch(key):
+        raise _invalid(
+            "idempotency_key",
+            "Khóa chống gửi trùng không hợp lệ (8–64 chữ, số hoặc dấu -).",
+            "The idempotency key is invalid (8–64 letters, digits or dashes).",
+            "invalid_idempotency_key",
+        )
+    return key
+
+
+def receive_dossier(
+    box: Box, user: User, data: object, source: str = "", idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """Validate and store a new dossier in one transaction; return its folded state.
+
+    With an idempotency key, a second call with the same key (a double submit, a retry after a
+    lost answer) returns the dossier the first call made instead of making another.
+    """
     require(user, "dossier.create")
+    key = _check_key(idempotency_key) if idempotency_key is not None else None
     if not isinstance(data, dict):
         raise _invalid(
             "", "Nội dung gửi lên phải là một đối tượng JSON.", "The body must be a JSON object.", "invalid_body"
@@ -156,6 +177,16 @@ def receive_dossier(box: Box, user: User, data: object, source: str = "") -> dic
     due_at = due_for(box, snapshot, now) if received_at else None
     dossier_id = str(uuid.uuid4())
     with write(db):
+        if key is not None:
+            seen = db.execute("SELECT dossier_id FROM intake_keys WHERE key = ?", [key]).fetchone()
+            if seen:
+                earlier = fold(events.events_of(db, seen[0]))
+                assert earlier is not None
+                return earlier
+            db.execute(
+                "INSERT INTO intake_keys (key, dossier_id, created_at) VALUES (?, ?, ?)",
+                [key, dossier_id, events.iso(now)],
+            )
         code = allocate_code(db, box.settings.agency_code, box.settings.state_dir, now)
         payload = {
             "code": code,

@@ -380,3 +380,11 @@ def test_attachment_size_limit_from_the_environment(tmp_path: Path) -> None:
             assert resp.json()["error"]["code"] in ("file_too_large", "too_large")
             assert "0.05 MB" in resp.json()["error"]["message"]
         assert len(get(small, f"/dossiers/{code}").json()["attachments"]) == 1
+
+
+def test_idempotency_key_makes_one_dossier(api: Server) -> None:
+    headers = {**api.headers(), "Idempotency-Key": "retry-0001-abcdef"}
+    first = requests.post(f"{api.url}/api/v1/dossiers", json=dossier_body(), headers=headers, timeout=10)
+    again = requests.post(f"{api.url}/api/v1/dossiers", json=dossier_body(), headers=headers, timeout=10)
+    assert first.status_code == 201 and again.status_code == 201
+    assert again.json()["code"] == first.json()["code"]

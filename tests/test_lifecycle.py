@@ -178,3 +178,14 @@ def test_calendar_cli_sets_an_override(box: Box, officer: User) -> None:
     state = receive(box, officer, procedure_code=FIVE_DAY)  # the open box sees the change at once
     assert state["due_at"] == "2026-12-03T09:00:00+07:00"
     assert main(["calendar", "set", "--data", str(box.settings.data_dir), "26/11/2026", "--off"]) == 1
+
+
+def test_double_submit_with_one_key_makes_one_dossier(box: Box, officer: User) -> None:
+    first = intake.receive_dossier(box, officer, dossier_body(), idempotency_key="form-1234-abcd")
+    again = intake.receive_dossier(box, officer, dossier_body(), idempotency_key="form-1234-abcd")
+    assert again["code"] == first["code"]
+    other = intake.receive_dossier(box, officer, dossier_body(), idempotency_key="form-9999-abcd")
+    assert other["code"] != first["code"]
+    assert box.db().execute("SELECT count(*) FROM dossiers").fetchone()[0] == 2
+    with pytest.raises(ValidationError):
+        intake.receive_dossier(box, officer, dossier_body(), idempotency_key="x; drop")

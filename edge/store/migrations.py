@@ -151,6 +151,20 @@ def m0003_search_prefix_index(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0004_intake_keys")
+def m0004_intake_keys(db: sqlite_utils.Database) -> None:
+    """Remember the idempotency key of each intake form, so a double submit makes one dossier."""
+    db.executescript(
+        """
+        CREATE TABLE intake_keys (
+            key TEXT PRIMARY KEY,
+            dossier_id TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     """Return how many migrations have been applied."""
     return len(migrations.applied(db))

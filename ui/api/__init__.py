@@ -106,7 +106,8 @@ def _json_problem(err: Exception) -> tuple[str, str]:
 @bp.post("/dossiers")
 def create_dossier() -> Response:
     """Receive a new dossier."""
-    state = intake.receive_dossier(box(), user(), json_body(), source())
+    key = request.headers.get("Idempotency-Key")
+    state = intake.receive_dossier(box(), user(), json_body(), source(), idempotency_key=key)
     view = queries.dossier_view(state, box().now())
     return respond(view, 201, {"Location": f"/api/v1/dossiers/{view['code']}"})
 
