@@ -10,7 +10,13 @@ setup(
     packages=find_packages(include=["edge", "edge.*", "sync", "sync.*", "devices", "devices.*", "ui", "ui.*"]),
     package_data={
         "edge": ["data/*.json"],
-        "ui": ["openapi.yaml"],
+        "ui": [
+            "openapi.yaml",
+            "templates/*.html",
+            "templates/*/*.html",
+            "static/*/*",
+            "translations/*/LC_MESSAGES/*.po",
+        ],
     },
     install_requires=[
         "sqlite-utils>=4.2,<5",
@@ -22,6 +28,10 @@ setup(
         "pyserial>=3.5,<4",
         "tzdata>=2024.1",
         "PyYAML>=6,<7",
+        "flask-babel>=4,<5",
+        "flask-wtf>=1.2,<2",
+        "qrcode>=8,<9",
+        "openpyxl>=3.1,<4",
     ],
     extras_require={
         "test": [
@@ -32,7 +42,9 @@ setup(
             "types-requests",
             "types-PyYAML",
             "types-waitress",
+            "types-openpyxl",
             "openapi-core>=0.19,<0.24",
+            "playwright>=1.40",
         ],
     },
     entry_points={"console_scripts": ["motcua = edge.cli:main"]},

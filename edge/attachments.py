@@ -113,6 +113,8 @@ def attach(box: Box, user: User, code: str, stream: IO[bytes], filename: object,
     info = {"sha256": sha, "size": size, "name": name, "content_type": kind}
     with write(db):
         state = find_state(box, code)
+        if any(a["sha256"] == sha for a in state["attachments"]):
+            return info  # the same scan again (a retry, a double submit): already attached, nothing to add
         db.execute(
             "INSERT OR IGNORE INTO blobs (sha256, size, content_type, created_at) VALUES (?, ?, ?, ?)",
             [sha, size, kind, now_iso()],

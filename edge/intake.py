@@ -7,6 +7,8 @@ import uuid
 from datetime import datetime, time
 from typing import Any
 
+import sqlite_utils
+
 from edge import audit, events, projection
 from edge.box import Box
 from edge.catalogue import Procedure, parse_document
@@ -127,6 +129,14 @@ def _check_key(key: str) -> str:
             "invalid_idempotency_key",
         )
     return key
+
+
+def code_for_key(db: sqlite_utils.Database, key: str) -> str | None:
+    """Return the code of the dossier an idempotency key already made, or None."""
+    row = db.execute(
+        "SELECT d.code FROM intake_keys k JOIN dossiers d ON d.dossier_id = k.dossier_id WHERE k.key = ?", [key]
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def receive_dossier(

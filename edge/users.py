@@ -29,6 +29,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "catalogue.read": frozenset(ROLES),
     "catalogue.write": frozenset({"admin"}),
     "users.manage": frozenset({"admin"}),
+    "reports.read": frozenset({"officer", "leader"}),
+    "sync.read": frozenset(ROLES),
+    "devices.manage": frozenset({"technician", "admin"}),
 }
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}", re.ASCII)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -167,3 +170,10 @@ def user_for_token(db: sqlite_utils.Database, token: str) -> User:
             code="bad_token",
         )
     return User(*row)
+
+
+def list_users(db: sqlite_utils.Database) -> list[dict[str, object]]:
+    """Return every local user (without password hashes), by username."""
+    rows = db.execute("SELECT username, full_name, role, active, created_at FROM users ORDER BY username").fetchall()
+    keys = ("username", "full_name", "role", "active", "created_at")
+    return [{**dict(zip(keys, r, strict=True)), "active": bool(r[3])} for r in rows]

@@ -216,7 +216,7 @@ def test_illegal_transition_names_the_current_status(api: Server, code: str) -> 
         ("GET", "/api/v1/procedures/9.999999", 404, "unknown_procedure"),
         ("GET", "/api/v1/procedures/9.999999/due-date", 404, "unknown_procedure"),
         ("GET", "/api/v1/khong-co", 404, "not_found"),
-        ("GET", "/khong-co", 404, "not_found"),
+        ("GET", "/api/khong-co", 404, "not_found"),
         ("DELETE", "/api/v1/dossiers", 405, "method_not_allowed"),
         ("PUT", "/api/v1/procedures", 405, "method_not_allowed"),
         ("GET", "/api/v1/dossiers/x/actions/approve", 405, "method_not_allowed"),

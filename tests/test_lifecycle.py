@@ -189,3 +189,18 @@ def test_double_submit_with_one_key_makes_one_dossier(box: Box, officer: User) -
     assert box.db().execute("SELECT count(*) FROM dossiers").fetchone()[0] == 2
     with pytest.raises(ValidationError):
         intake.receive_dossier(box, officer, dossier_body(), idempotency_key="x; drop")
+
+
+def test_the_same_scan_attached_twice_is_one_attachment(box: Box, officer: User) -> None:
+    import io
+
+    from edge import attachments
+    from edge.events import events_of
+
+    state = receive(box, officer)
+    png = b"\x89PNG\r\n\x1a\n" + b"scan" * 100
+    first = attachments.attach(box, officer, state["code"], io.BytesIO(png), "scan.png")
+    again = attachments.attach(box, officer, state["code"], io.BytesIO(png), "scan-again.png")
+    assert again["sha256"] == first["sha256"]
+    kinds = [e.kind for e in events_of(box.db(), state["dossier_id"])]
+    assert kinds.count("attachment_added") == 1

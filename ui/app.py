@@ -16,9 +16,11 @@ from edge.config import load_secrets
 from edge.errors import EdgeError, StorageError, megabytes
 from edge.store.db import classify, translate
 from edge.store.migrations import latest_version, schema_version
+from ui import web
 from ui.api import JSON_LIMIT, MULTIPART_OVERHEAD
 from ui.api import bp as api_bp
-from ui.errors import error_response, language
+from ui.errors import error_response, language, wants_json
+from ui.web import errors as web_errors
 
 
 def create_app(box: Box, test_config: dict[str, Any] | None = None) -> Flask:
@@ -51,41 +53,36 @@ def create_app(box: Box, test_config: dict[str, Any] | None = None) -> Flask:
         }
         return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
 
-    @app.get("/")
-    def index() -> Response:
-        body = {
-            "name": box.settings.name,
-            "product": "Một Cửa Edge",
-            "links": {"health": "/healthz", "api": "/api/v1", "openapi": "/api/openapi.yaml"},
-        }
-        return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
-
     @app.get("/api/openapi.yaml")
     def openapi() -> Response:
         text = resources.files("ui").joinpath("openapi.yaml").read_text(encoding="utf-8")
         return Response(text, mimetype="application/yaml")
 
+    web.setup(app, box)
+
     @app.errorhandler(EdgeError)
-    def on_edge_error(err: EdgeError) -> Response:
+    def on_edge_error(err: EdgeError) -> Response | str | tuple[str, int]:
         if isinstance(err, StorageError):
             # A connection that met a read-only or damaged file is not reused: the next
             # request opens a fresh one and sees the file as it is by then.
             box.close()
+        if not wants_json():
+            return web_errors.edge_error_page(err)
         headers = {"WWW-Authenticate": 'Bearer realm="motcua"'} if err.status == 401 else None
         return error_response(err.status, err.code, err.message(language()), err.field, headers)
 
     @app.errorhandler(HTTPException)
-    def on_http_error(err: HTTPException) -> Response:
+    def on_http_error(err: HTTPException) -> Response | str | tuple[str, int]:
+        if not wants_json():
+            return web_errors.http_error_page(err)
         return _http_error(err, box.settings.max_upload_bytes)
 
     @app.errorhandler(Exception)
-    def on_unexpected(err: Exception) -> Response:
+    def on_unexpected(err: Exception) -> Response | str | tuple[str, int]:
         if isinstance(err, sqlite3.Error) and classify(err):
-            mapped = translate(err)
-            box.close()
-            return error_response(mapped.status, mapped.code, mapped.message(language()))
+            return on_edge_error(translate(err))
         logging.getLogger("motcua").exception("unexpected error")
-        return _http_error(InternalServerError(), box.settings.max_upload_bytes)
+        return on_http_error(InternalServerError())
 
     return app
 

@@ -18,6 +18,16 @@ class BadRequestError(EdgeError):
     default_code = "bad_request"
 
 
+def wants_json() -> bool:
+    """Return whether this request should get JSON errors (the API, scripts) rather than a page."""
+    if not has_request_context():
+        return True
+    if request.blueprint == "api" or request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
 def language() -> str:
     """Return "en" when the caller prefers English, else "vi" (the default)."""
     if not has_request_context():

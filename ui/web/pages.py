@@ -1,0 +1,95 @@
+"""Pages that read the box as a whole: today's overview, sync, devices, administration."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from edge import reports
+from edge.errors import EdgeError, ValidationError
+from edge.text import clean_free_text
+from edge.users import ROLES, add_user, list_users
+from ui.web.common import box, current_user, lang, requires
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def today() -> str:
+    """Show today's overview: counts that each lead to the matching list."""
+    counts = reports.today_counts(box().db(), box().now())
+    return render_template("pages/today.html", counts=counts, can_read=current_user().can("dossier.read"))
+
+
+@bp.get("/sync")
+@requires("sync.read")
+def sync() -> str:
+    """Show the state of the link to the provincial hub."""
+    db = box().db()
+    stored = db.execute("SELECT count(*) FROM dossier_events").fetchone()[0]
+    return render_template("pages/sync.html", stored_events=stored)
+
+
+@bp.get("/devices")
+@requires("devices.manage")
+def devices() -> str:
+    """Show the office's devices (drivers arrive with the devices layer)."""
+    return render_template("pages/devices.html")
+
+
+@bp.get("/admin")
+@requires("users.manage")
+def admin() -> str:
+    """Show users, working hours and the calendar overrides."""
+    return render_template(
+        "pages/admin.html",
+        users=list_users(box().db()),
+        roles=ROLES,
+        overrides=box().overrides(),
+        working_hours=box().hours.format(),
+        lang_index=1 if lang() == "en" else 0,
+    )
+
+
+@bp.post("/admin/users")
+@requires("users.manage")
+def admin_add_user() -> BaseResponse | tuple[str, int]:
+    """Add a local user."""
+    form = request.form
+    try:
+        user = add_user(
+            box().db(),
+            form.get("username", "").strip(),
+            form.get("role", ""),
+            form.get("password", ""),
+            form.get("full_name", "").strip(),
+            actor=current_user().username,
+        )
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+        return redirect(url_for("pages.admin"))
+    flash(_("Đã thêm người dùng %(name)s.", name=user.username), "success")
+    return redirect(url_for("pages.admin"))
+
+
+@bp.post("/admin/calendar")
+@requires("users.manage")
+def admin_calendar() -> BaseResponse:
+    """Mark a day as a make-up working day or a day off."""
+    form = request.form
+    try:
+        try:
+            day = date.fromisoformat(form.get("day", ""))
+        except ValueError as err:
+            raise ValidationError("Ngày không hợp lệ.", "Invalid date.", code="invalid_date", field="day") from err
+        working = form.get("kind") == "working"
+        note = clean_free_text(form.get("note") or None, "note", max_len=200, required=False)
+        box().set_override(day, working, note, actor=current_user().username)
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+    else:
+        flash(_("Đã cập nhật lịch làm việc."), "success")
+    return redirect(url_for("pages.admin"))
