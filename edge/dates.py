@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 
 from edge.calendar import TZ
 from edge.errors import ValidationError
@@ -42,3 +43,43 @@ def parse_datetime(value: object, field: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=TZ)
     return moment.astimezone(TZ)
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_VN_DAY = re.compile(r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})", re.ASCII)
+
+
+def read_day(text: str) -> date:
+    """Read a day typed as dd/mm/yyyy (also d/m/yyyy, dd.mm.yyyy) or yyyy-mm-dd; raise ValueError."""
+    text = text.strip()
+    if _ISO_DAY.fullmatch(text):
+        return date.fromisoformat(text)
+    match = _VN_DAY.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    day, month, year = (int(part) for part in match.groups())
+    return date(year, month, day)
+
+
+def parse_day(value: object, field: str) -> date:
+    """Read a day from outside (a form, a query string) or raise a ValidationError in vi/en."""
+    shown = str(value)[:40]
+    try:
+        day = read_day(value) if isinstance(value, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValidationError(
+            f"Ngày “{shown}” không hợp lệ; nhập theo dạng ngày/tháng/năm, ví dụ 26/11/2026.",
+            f"The date “{shown}” is invalid; use day/month/year, e.g. 26/11/2026.",
+            code="invalid_date",
+            field=field,
+        )
+    if not 2000 <= day.year <= 2100:
+        raise ValidationError(
+            f"“{field}” phải nằm trong khoảng năm 2000–2100.",
+            f"“{field}” must be between the years 2000 and 2100.",
+            code="date_out_of_range",
+            field=field,
+        )
+    return day

@@ -109,11 +109,11 @@ def test_admin_adds_users_and_calendar_days(app: Flask) -> None:
     assert "canbo3" in page and "Hồ Thị Mai" in page and "Đã thêm người dùng canbo3." in page
     client.post("/admin/users", data={"username": "x", "role": "officer", "password": "ngan"})
     assert "Tên đăng nhập chỉ gồm" in client.get("/admin").text
-    client.post("/admin/calendar", data={"day": "2026-12-05", "kind": "working", "note": "Làm bù"})
+    client.post("/admin/calendar", data={"day": "05/12/2026", "kind": "working", "note": "Làm bù"})
     page = client.get("/admin").text
     assert "05/12/2026" in page and "Làm bù" in page
     client.post("/admin/calendar", data={"day": "05/12", "kind": "off"})
-    assert "Ngày không hợp lệ." in client.get("/admin").text
+    assert "Ngày “05/12” không hợp lệ" in client.get("/admin").text
 
 
 def test_sync_and_devices_pages_say_what_is_there(app: Flask) -> None:

@@ -361,13 +361,13 @@ def test_logbook_defaults_to_today_and_says_when_empty(box: Box, as_officer: Fla
     html = page(as_officer, "/logbook/print")
     assert field(html, "start") == field(html, "end") == "25/11/2026"
     assert "Không có hồ sơ nào được tiếp nhận trong khoảng thời gian này." in html
-    assert 'name="from" value="2026-11-25"' in html
+    assert 'name="from" value="25/11/2026"' in html
 
 
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("from=26-11-2026&to=2026-11-30", "Ngày “26-11-2026” không hợp lệ"),
+        ("from=2026/13/45&to=2026-11-30", "Ngày “2026/13/45” không hợp lệ"),
         ("from=2026-11-30&to=2026-11-01", "Ngày bắt đầu phải trước hoặc trùng ngày kết thúc."),
         ("from=2025-01-01&to=2026-11-30", "dài quá 366 ngày"),
     ],

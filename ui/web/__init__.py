@@ -15,7 +15,17 @@ from flask_wtf.csrf import CSRFProtect
 
 from edge.box import Box
 from ui.i18n import DEFAULT, compile_translations
-from ui.web.common import box, current_user, format_date, format_datetime, format_money, lang, status_label, sync_status
+from ui.web.common import (
+    box,
+    current_user,
+    format_date,
+    format_date_input,
+    format_datetime,
+    format_money,
+    lang,
+    status_label,
+    sync_status,
+)
 
 csrf = CSRFProtect()
 
@@ -61,6 +71,7 @@ def setup(app: Flask, the_box: Box) -> None:
     app.add_template_filter(format_datetime, "datetime_vn")
     app.add_template_filter(format_date, "date_vn")
     app.add_template_filter(format_money, "money")
+    app.add_template_filter(format_date_input, "date_input")
     app.add_template_filter(status_label, "status_label")
 
     @app.context_processor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
@@ -72,6 +73,14 @@ def format_date(value: str | date | datetime | None) -> str:
         return moment.strftime("%d/%m/%Y") if moment else ""
     day = value if isinstance(value, date) else date.fromisoformat(str(value))
     return day.strftime("%d/%m/%Y")
+
+
+def format_date_input(value: object) -> str:
+    """Show a day in a date field as dd/mm/yyyy (an ISO day from a URL is turned around)."""
+    text = "" if value is None else str(value)
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return date.fromisoformat(text).strftime("%d/%m/%Y")
+    return text
 
 
 def format_money(amount: int | float | None) -> str:

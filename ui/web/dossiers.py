@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from edge import actions
 from edge.attachments import open_blob
 from edge.calendar import TZ
+from edge.dates import read_day
 from edge.errors import NotFoundError, PermissionDeniedError, TransitionError, ValidationError
 from edge.lifecycle import STATUSES, TRANSITIONS
 from edge.procedures import list_procedures
@@ -157,14 +158,8 @@ def _staff(people: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _parse_day(text: str) -> date:
-    """Read yyyy-mm-dd (the date picker) or dd/mm/yyyy; raise ValueError otherwise."""
-    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        return date.fromisoformat(text)
-    match = re.fullmatch(r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})", text)
-    if match is None:
-        raise ValueError(text)
-    day, month, year = (int(part) for part in match.groups())
-    return date(year, month, day)
+    """Read dd/mm/yyyy or yyyy-mm-dd; raise ValueError otherwise."""
+    return read_day(text)
 
 
 def _flag(value: str) -> bool | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -11,8 +11,8 @@ from edge.errors import EdgeError
 from ui.web.common import lang
 
 
-def _page(status: int, heading: str, message: str) -> tuple[str, int]:
-    return render_template("errors/error.html", heading=heading, message=message), status
+def _page(status: int, heading: str, message: str, relogin: str | None = None) -> tuple[str, int]:
+    return render_template("errors/error.html", heading=heading, message=message, relogin=relogin), status
 
 
 def edge_error_page(err: EdgeError) -> tuple[str, int]:
@@ -38,6 +38,7 @@ def http_error_page(err: HTTPException) -> tuple[str, int]:
                 "Phiên làm việc đã hết hạn hoặc biểu mẫu đã cũ. Quay lại, tải lại trang rồi gửi lại; "
                 "dữ liệu đang nhập dở được giữ trên máy này."
             ),
+            relogin=url_for("auth.login", next=request.path),
         )
     messages = {
         400: (_("Yêu cầu không hợp lệ"), _("Trang không hiểu yêu cầu này. Quay lại và thử lại.")),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from edge import reports
-from edge.errors import EdgeError, ValidationError
+from edge.dates import parse_day
+from edge.errors import EdgeError
 from edge.text import clean_free_text
 from edge.users import ROLES, add_user, list_users
 from ui.web.common import box, current_user, lang, requires
@@ -81,10 +80,7 @@ def admin_calendar() -> BaseResponse:
     """Mark a day as a make-up working day or a day off."""
     form = request.form
     try:
-        try:
-            day = date.fromisoformat(form.get("day", ""))
-        except ValueError as err:
-            raise ValidationError("Ngày không hợp lệ.", "Invalid date.", code="invalid_date", field="day") from err
+        day = parse_day(form.get("day", ""), "day")
         working = form.get("kind") == "working"
         note = clean_free_text(form.get("note") or None, "note", max_len=200, required=False)
         box().set_override(day, working, note, actor=current_user().username)

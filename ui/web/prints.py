@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from edge import reports
 from edge.calendar import TZ
+from edge.dates import parse_day
 from edge.errors import NotFoundError, ValidationError
 from edge.queries import get_dossier
 from edge.users import get_user
@@ -138,17 +139,7 @@ def control(code: str) -> str | tuple[str, int]:
 
 def _day_arg(name: str, default: date) -> date:
     raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as err:
-        raise ValidationError(
-            f"Ngày “{raw}” không hợp lệ; chọn ngày theo dạng 2026-11-26.",
-            f"The date “{raw}” is invalid; use the form 2026-11-26.",
-            code="invalid_date",
-            field=name,
-        ) from err
+    return parse_day(raw, name) if raw else default
 
 
 def _yearly_numbers(start: date, lines: list[reports.LogbookLine]) -> list[int]:

@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from edge import audit, exports, reports
 from edge.calendar import TZ
+from edge.dates import read_day
 from edge.errors import ValidationError
 from edge.store.db import write
 from ui.web.common import box, current_user, lang, requires
@@ -40,8 +41,6 @@ FILE_WORDS = {
     "procedure": "theo-thủ-tục",
     "officer": "theo-cán-bộ",
 }
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_VN_DAY = re.compile(r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})")
 _FIELD_NAMES = {"from": ("Từ ngày", "From"), "to": ("Đến ngày", "To")}
 
 
@@ -91,13 +90,7 @@ def _invalid_day(name: str, raw: str) -> ValidationError:
 def parse_day(name: str, raw: str) -> date:
     """Read yyyy-mm-dd (the date picker) or dd/mm/yyyy; a wrong one raises a ValidationError."""
     try:
-        if _ISO_DAY.fullmatch(raw):
-            day = date.fromisoformat(raw)
-        elif match := _VN_DAY.fullmatch(raw):
-            d, m, y = (int(part) for part in match.groups())
-            day = date(y, m, d)
-        else:
-            raise _invalid_day(name, raw[:40])
+        day = read_day(raw)
     except ValueError as err:
         raise _invalid_day(name, raw[:40]) from err
     if not 2000 <= day.year <= 2100:
