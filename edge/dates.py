@@ -9,6 +9,17 @@ from edge.calendar import TZ
 from edge.errors import ValidationError
 
 
+def _check_year(year: int, field: str) -> None:
+    # The box deals in moments of this era; far dates are typos and would overflow the calendar.
+    if not 2000 <= year <= 2100:
+        raise ValidationError(
+            f"“{field}” phải nằm trong khoảng năm 2000–2100.",
+            f"“{field}” must be between the years 2000 and 2100.",
+            code="date_out_of_range",
+            field=field,
+        )
+
+
 def parse_datetime(value: object, field: str) -> datetime:
     """Parse an ISO 8601 moment; one without an offset is taken as Vietnam time."""
     if not isinstance(value, str) or len(value) > 40:
@@ -32,14 +43,7 @@ def parse_datetime(value: object, field: str) -> datetime:
             code="invalid_datetime",
             field=field,
         ) from err
-    # The box deals in moments of this era; far dates are typos and would overflow the calendar.
-    if not 2000 <= moment.year <= 2100:
-        raise ValidationError(
-            f"“{field}” phải nằm trong khoảng năm 2000–2100.",
-            f"“{field}” must be between the years 2000 and 2100.",
-            code="date_out_of_range",
-            field=field,
-        )
+    _check_year(moment.year, field)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=TZ)
     return moment.astimezone(TZ)
@@ -75,11 +79,5 @@ def parse_day(value: object, field: str) -> date:
             code="invalid_date",
             field=field,
         )
-    if not 2000 <= day.year <= 2100:
-        raise ValidationError(
-            f"“{field}” phải nằm trong khoảng năm 2000–2100.",
-            f"“{field}” must be between the years 2000 and 2100.",
-            code="date_out_of_range",
-            field=field,
-        )
+    _check_year(day.year, field)
     return day
