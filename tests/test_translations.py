@@ -51,7 +51,7 @@ Key = tuple[str | None, str]  # (context, msgid): a pgettext context keeps two m
 def source_messages() -> dict[Key, list[str]]:
     """Return every message the UI code wraps, with where it is (babel's extraction, babel.cfg's mapping)."""
     with open(ROOT / "babel.cfg", encoding="utf-8") as handle:
-        method_map, options_map = parse_mapping_cfg(handle, str(ROOT / "babel.cfg"))
+        method_map, options_map = parse_mapping_cfg(handle, str(ROOT / "babel.cfg"))  # type: ignore[no-untyped-call]
     found: dict[Key, list[str]] = {}
     for filename, lineno, message, _comments, context in extract_from_dir(str(SOURCES), method_map, options_map):
         for msgid in message if isinstance(message, tuple) else (message,):
@@ -72,8 +72,8 @@ def translations(catalog: Catalog) -> dict[Key, str]:
     for message in catalog:
         if not message.id:
             continue
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        ids = (message.id,) if isinstance(message.id, str) else tuple(message.id)
+        strings = (message.string,) if isinstance(message.string, str) else tuple(message.string or ("",))
         for i, msgid in enumerate(ids):
             out[(message.context, msgid)] = strings[min(i, len(strings) - 1)] or ""
     return out

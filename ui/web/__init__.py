@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 
 from edge.box import Box
+from edge.users import ROLES
 from ui.i18n import DEFAULT, compile_translations
 from ui.web.common import (
     box,
@@ -94,6 +95,7 @@ def setup(app: Flask, the_box: Box) -> None:
             "sync": sync_status(),
             "now": box().now(),
             "view_functions": app.view_functions,
+            "role_label": ROLES[user.role][1 if lang() == "en" else 0] if user is not None else "",
         }
 
     for blueprint in blueprints():

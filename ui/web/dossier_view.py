@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from werkzeug.routing import BuildError
 
 from edge.lifecycle import STATUSES, TRANSITIONS
@@ -39,15 +40,15 @@ def event_labels() -> dict[str, str]:
     return {
         "created": _("Tạo hồ sơ"),
         "received": _("Tiếp nhận hồ sơ"),
-        "refused": _("Từ chối tiếp nhận"),
+        "refused": pgettext("event", "Từ chối tiếp nhận"),
         "transferred": _("Chuyển xử lý"),
         "supplement_requested": _("Yêu cầu bổ sung hồ sơ"),
         "supplement_received": _("Đã nhận hồ sơ bổ sung"),
         "payment_requested": _("Yêu cầu thực hiện nghĩa vụ tài chính"),
-        "withdrawn": _("Rút hồ sơ"),
-        "stopped": _("Dừng xử lý"),
+        "withdrawn": pgettext("event", "Rút hồ sơ"),
+        "stopped": pgettext("event", "Dừng xử lý"),
         "approved": _("Đã có kết quả"),
-        "result_returned": _("Trả kết quả"),
+        "result_returned": pgettext("event", "Trả kết quả"),
         "rescheduled": _("Xin lỗi và hẹn lại"),
         "attachment_added": _("Đính kèm tệp"),
         "conflict_resolved": _("Xử lý xung đột"),
@@ -73,9 +74,9 @@ def return_labels() -> dict[str, str]:
 def outcome_labels() -> dict[str, str]:
     """Return how processing ended."""
     return {
-        "refused": _("Từ chối tiếp nhận"),
-        "withdrawn": _("Rút hồ sơ"),
-        "stopped": _("Dừng xử lý"),
+        "refused": pgettext("event", "Từ chối tiếp nhận"),
+        "withdrawn": pgettext("event", "Rút hồ sơ"),
+        "stopped": pgettext("event", "Dừng xử lý"),
         "approved": _("Đã có kết quả"),
     }
 

@@ -64,8 +64,9 @@ def sex_labels() -> dict[str, str]:
 
 
 def number(value: float) -> str:
-    """Write 3 as "3" and 1.5 as "1,5" (Vietnamese decimal comma)."""
-    return f"{value:g}".replace(".", ",")
+    """Write 3 as "3" and 1.5 as "1,5" (a decimal comma in Vietnamese, a point in English)."""
+    text = f"{value:g}"
+    return text if lang() == "en" else text.replace(".", ",")
 
 
 def processing_text(proc: Procedure) -> str:

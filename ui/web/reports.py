@@ -172,7 +172,7 @@ def row_label(row: reports.Row) -> str:
     if lang() != "en":
         return row.label
     if row.is_total:
-        return "Total"
+        return str(_("Tổng cộng"))
     if row.group == "month":
         year, month = row.key.split("-")
         return f"{month}/{year}"
@@ -180,7 +180,7 @@ def row_label(row: reports.Row) -> str:
         year, quarter = row.key.split("-Q")
         return f"Q{quarter} {year}"
     if row.group == "officer" and not row.key:
-        return "Unknown"
+        return str(_("Không rõ"))
     return row.label
 
 

@@ -1,0 +1,208 @@
+"""Push batches and acknowledgements: round trips, every malformed shape, size caps and gzip bombs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import unicodedata
+import uuid
+import zlib
+from typing import Any
+
+import pytest
+
+from sync.protocol import (
+    Ack,
+    Rejection,
+    SyncError,
+    decode_ack,
+    decode_batch,
+    encode_ack,
+    encode_batch,
+)
+
+BATCH_ID = "6f1c8f2e-3b7a-4c1d-9e2f-0a1b2c3d4e5f"
+MB = 1024 * 1024
+
+
+def event(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "dossier_id": "H01.01001-261126-0001",
+        "kind": "filed",
+        "payload": {"applicant": unicodedata.normalize("NFC", "Nguyễn Thị Hường"), "note": "Đăng ký khai sinh"},
+        "actor": "canbo1",
+        "origin": "box-01001",
+        "wall_time": "2026-11-26T09:15:00+07:00",
+        "hlc": "001764123300000.000001",
+    }
+    base.update(changes)
+    return base
+
+
+def gz(data: object) -> bytes:
+    return gzip.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"))
+
+
+def batch(events: Any, **changes: Any) -> dict[str, Any]:
+    return {"batch_id": BATCH_ID, "box_id": "box-01001", "events": events, **changes}
+
+
+def reason_of(body: bytes, *, max_bytes: int = MB, max_events: int = 100) -> tuple[str, str]:
+    with pytest.raises(SyncError) as info:
+        decode_batch(body, max_bytes, max_events)
+    assert info.value.vi != info.value.en
+    return info.value.code, info.value.details.get("reason", "")
+
+
+def test_round_trip_keeps_vietnamese_text_exactly() -> None:
+    nfd = unicodedata.normalize("NFD", "Phường Hàng Bạc")
+    events = [event(), event(kind="note", payload={"text": nfd, "nested": {"số": [1, 2.5, None, True]}})]
+    body = encode_batch(events, box_id="box-01001", batch_id=BATCH_ID)
+    assert body[:2] == b"\x1f\x8b"
+    decoded = decode_batch(body, MB, 100)
+    assert decoded.batch_id == BATCH_ID and decoded.box_id == "box-01001"
+    assert decoded.events == events and decoded.rejected == []
+    assert decoded.events[0]["payload"]["applicant"] == unicodedata.normalize("NFC", "Nguyễn Thị Hường")
+    assert decoded.events[1]["payload"]["text"] == nfd  # the payload is carried, never rewritten
+    assert "Nguyễn".encode() in gzip.decompress(body)  # UTF-8, not \\u escapes
+
+
+def test_encoding_is_deterministic_and_empty_batches_decode() -> None:
+    one = encode_batch([], box_id="b", batch_id=BATCH_ID)
+    assert one == encode_batch([], box_id="b", batch_id=BATCH_ID)
+    assert decode_batch(one, MB, 1).events == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"batch_id": 1}', "not_gzip"),
+        (b"\x1f\x8b\x08\x00garbage-garbage", "bad_gzip"),
+        (gzip.compress(b'{"a": 1}')[:-12], "truncated_gzip"),
+        (gzip.compress(b"{}") + b"extra", "trailing_data"),
+        (gzip.compress("ngày".encode("utf-16")), "not_utf8"),
+        (gzip.compress(b"{not json"), "not_json"),
+        (gzip.compress(b'{"batch_id": NaN}'), "not_json"),
+        (gzip.compress(b'{"a": 1, "a": 2}'), "not_json"),
+        (gzip.compress(b"[" * 100_000 + b"]" * 100_000), "not_json"),
+        (gz([]), "not_object"),
+        (gz({"batch_id": BATCH_ID, "box_id": "b"}), "missing_field"),
+        (gz(batch([], extra=1)), "unexpected_field"),
+        (gz(batch([], batch_id="not-a-uuid")), "bad_batch_id"),
+        (gz(batch([], batch_id=BATCH_ID.upper())), "bad_batch_id"),
+        (gz(batch([], box_id="")), "bad_box_id"),
+        (gz(batch([], box_id=7)), "bad_box_id"),
+        (gz(batch({"0": event()})), "events_not_list"),
+        (gz(batch(["an event"])), "event_not_object"),
+        (gz(batch([{k: v for k, v in event().items() if k != "hlc"}])), "event_missing_field"),
+        (gz(batch([event(seq=3)])), "event_unexpected_field"),
+        (gz(batch([event(kind="")])), "event_bad_field"),
+        (gz(batch([event(actor=5)])), "event_bad_field"),
+        (gz(batch([event(payload=[1])])), "event_bad_field"),
+        (gz(batch([event(payload="{}")])), "event_bad_field"),
+        (gz(batch([event(event_id="123")])), "event_bad_field"),
+        (gz(batch([event(hlc="1764123300000.1")])), "event_bad_field"),
+        (gz(batch([event(hlc="٠٠١٧٦٤١٢٣٣٠٠٠٠٠.000001")])), "event_bad_field"),
+        (gz(batch([event(wall_time="26/11/2026 09:15")])), "event_bad_field"),
+        (gz(batch([event(wall_time="2026-11-26T09:15:00")])), "event_bad_field"),
+        (gz(batch([event(event_id=BATCH_ID), event(event_id=BATCH_ID)])), "duplicate_event"),
+    ],
+)
+def test_malformed_batches_say_why(body: bytes, reason: str) -> None:
+    assert reason_of(body) == ("malformed_batch", reason)
+
+
+def test_the_bad_event_is_named() -> None:
+    with pytest.raises(SyncError) as info:
+        decode_batch(gz(batch([event(), event(hlc="x")])), MB, 10)
+    assert info.value.details["where"] == "events[1]" and "hlc" in info.value.en and "hlc" in info.value.vi
+
+
+def test_lenient_mode_rejects_a_bad_event_without_blocking_the_others() -> None:
+    bad = event(wall_time="yesterday")
+    good = event()
+    decoded = decode_batch(gz(batch([bad, good])), MB, 10, strict=False)
+    assert decoded.events == [good]
+    assert decoded.rejected[0].event_id == bad["event_id"] and decoded.rejected[0].code == "malformed_event"
+    with pytest.raises(SyncError):  # without a usable event id nothing can be acknowledged: the batch fails
+        decode_batch(gz(batch([event(event_id=None), good])), MB, 10, strict=False)
+
+
+def test_too_many_events() -> None:
+    body = encode_batch([event() for _ in range(11)], box_id="b", batch_id=BATCH_ID)
+    assert reason_of(body, max_events=10)[0] == "batch_too_large"
+    assert len(decode_batch(body, MB, 11).events) == 11
+
+
+def test_compressed_body_over_the_cap() -> None:
+    body = encode_batch(
+        [event(payload={"blob": uuid.uuid4().hex * 100}) for _ in range(10)], box_id="b", batch_id=BATCH_ID
+    )
+    code, _ = reason_of(body, max_bytes=len(body) - 1)
+    assert code == "batch_too_large"
+
+
+def test_decompressed_body_over_the_cap() -> None:
+    body = encode_batch([event(payload={"text": "a" * 20_000})], box_id="b", batch_id=BATCH_ID)
+    assert len(body) < 1000
+    with pytest.raises(SyncError) as info:
+        decode_batch(body, 10_000, 10)
+    assert info.value.code == "batch_too_large" and info.value.status == 413
+
+
+def test_gzip_bomb_is_refused_quickly() -> None:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(MB)
+    bomb = b"".join(compressor.compress(zeros) for _ in range(50)) + compressor.flush()
+    assert len(bomb) < 100_000  # 50 MB of zeros in about 50 kB
+    started = time.perf_counter()
+    with pytest.raises(SyncError) as info:
+        decode_batch(bomb, 1 * MB, 1000)
+    assert info.value.code == "batch_too_large"
+    assert time.perf_counter() - started < 0.5
+
+
+# Acknowledgements
+
+
+def test_ack_round_trip() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    rejected = [Rejection(ids[3], "unknown_procedure", "Thủ tục không tồn tại / unknown procedure")]
+    body = encode_ack(batch_id=BATCH_ID, accepted=ids[:2], already_held=[ids[2]], rejected=rejected)
+    assert decode_ack(body) == Ack(BATCH_ID, ids[:2], [ids[2]], rejected)
+    assert "Thủ tục".encode() in body
+
+
+def ack(**changes: Any) -> bytes:
+    data = {"batch_id": BATCH_ID, "accepted": [], "already_held": [], "rejected": [], **changes}
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\xff\xfe", "not_utf8"),
+        (b"[", "not_json"),
+        (b"[]", "bad_fields"),
+        (ack(extra=1), "bad_fields"),
+        (ack(batch_id="x"), "bad_batch_id"),
+        (ack(accepted="abc"), "bad_ids"),
+        (ack(already_held=[1]), "bad_ids"),
+        (ack(rejected={}), "bad_rejected"),
+        (ack(rejected=[{"event_id": BATCH_ID, "code": "x"}]), "bad_rejected"),
+        (ack(rejected=[{"event_id": BATCH_ID, "code": "", "message": "m"}]), "bad_rejected"),
+        (ack(accepted=[BATCH_ID], already_held=[BATCH_ID]), "duplicate_event"),
+    ],
+)
+def test_malformed_acks(body: bytes, reason: str) -> None:
+    with pytest.raises(SyncError) as info:
+        decode_ack(body)
+    assert info.value.code == "malformed_ack" and info.value.details["reason"] == reason
+
+
+def test_ack_size_cap() -> None:
+    with pytest.raises(SyncError) as info:
+        decode_ack(ack(), max_bytes=10)
+    assert info.value.details["reason"] == "too_large"
