@@ -51,7 +51,8 @@ if __package__ in (None, ""):  # run as `python bench/ui.py`: make the `bench` p
 import requests
 
 from bench.generate import GEN_VERSION, OUT_DIR, PASSWORD, Prepared, prepare
-from bench.measure import TARGET_RATIO, prewarm, serve, stats, stop
+from bench.measure import TARGET_RATIO, prewarm, serve, stop
+from bench.measure import compare as measure_compare
 from bench.report import ITEMS_TOLERANCE, items_differ
 from bench.searches import GROUP_TITLES, GROUPS, KIND_TITLES, VERDICT_GROUPS, Picked, pick
 from edge.calendar import TZ
@@ -192,13 +193,7 @@ def _mean(values: Sequence[float]) -> float:
 
 def compare(small: Sequence[float], large: Sequence[float]) -> dict[str, Any]:
     """Return both boxes' figures, the ratios large/small and whether the UI targets are met."""
-    a, b = stats(small), stats(large)
-    ratio_p50 = round(b["p50"] / a["p50"], 2)
-    ratio_p95 = round(b["p95"] / a["p95"], 2)
-    flat = ratio_p50 < TARGET_RATIO and ratio_p95 < TARGET_RATIO
-    fast = max(a["p95"], b["p95"]) < TARGET_P95_MS
-    return {"small": a, "large": b, "ratio_p50": ratio_p50, "ratio_p95": ratio_p95, "flat": flat, "fast": fast,
-            "ok": flat and fast}  # fmt: skip
+    return measure_compare(small, large, p95_target=TARGET_P95_MS)
 
 
 def part(boxes: Sequence[Served], keys: Sequence[str]) -> dict[str, Any]:
