@@ -232,7 +232,7 @@ def act(box: Box, user: User, code: str, action: str, body: object, source: str 
             origin=box.origin,
             wall_time=events.iso(now),
         )
-        events.append(db, event)
+        events.record(db, event)
         new_state = projection.refold(db, state["dossier_id"])
         audit.record(db, user.username, f"dossier_{ACTIONS[action]}", target=code, detail=payload, source=source)
     assert new_state is not None

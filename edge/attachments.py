@@ -115,10 +115,12 @@ def attach(box: Box, user: User, code: str, stream: IO[bytes], filename: object,
         state = find_state(box, code)
         if any(a["sha256"] == sha for a in state["attachments"]):
             return info  # the same scan again (a retry, a double submit): already attached, nothing to add
-        db.execute(
+        stored = db.execute(
             "INSERT OR IGNORE INTO blobs (sha256, size, content_type, created_at) VALUES (?, ?, ?, ?)",
             [sha, size, kind, now_iso()],
         )
+        if stored.rowcount:  # a scan seen for the first time goes to the hub once
+            db.execute("INSERT INTO blob_outbox (sha256, queued_at) VALUES (?, ?)", [sha, now_iso()])
         event = events.new_event(
             db,
             state["dossier_id"],
@@ -128,7 +130,7 @@ def attach(box: Box, user: User, code: str, stream: IO[bytes], filename: object,
             origin=box.origin,
             wall_time=events.iso(box.now()),
         )
-        events.append(db, event)
+        events.record(db, event)
         projection.refold(db, state["dossier_id"])
         audit.record(db, user.username, "attachment_added", target=code, detail=info, source=source)
     return info

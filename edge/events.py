@@ -106,6 +106,16 @@ def append(db: sqlite_utils.Database, event: Event) -> bool:
     return True
 
 
+def record(db: sqlite_utils.Database, event: Event) -> None:
+    """Store an event made on this box and queue it for the hub, in the caller's transaction."""
+    if not append(db, event):
+        raise ValueError(f"event {event.event_id} is already stored")
+    db.execute(
+        "INSERT INTO outbox (seq, event_id, queued_at) SELECT seq, event_id, ? FROM dossier_events WHERE event_id = ?",
+        [event.wall_time, event.event_id],
+    )
+
+
 def _from_row(row: sqlite3.Row | tuple[Any, ...]) -> Event:
     seq, event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc = row
     return Event(event_id, dossier_id, kind, json.loads(payload), actor, origin, wall_time, hlc, seq)

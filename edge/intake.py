@@ -214,7 +214,7 @@ def receive_dossier(
         event = events.new_event(
             db, dossier_id, "created", payload, actor=user.username, origin=box.origin, wall_time=events.iso(now)
         )
-        events.append(db, event)
+        events.record(db, event)
         state = projection.refold(db, dossier_id)
         audit.record(db, user.username, "dossier_received", target=code, detail={"channel": channel}, source=source)
     assert state is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from edge import intake, projection
+from edge import intake, outbox, projection
 from edge.box import open_box
 from edge.config import Settings
 from edge.store.db import connect, write
@@ -60,6 +60,8 @@ def test_box_made_by_the_first_migration_upgrades_in_place(
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"dossiers_procedure", "dossiers_assignee", "dossiers_finished_late"} <= indexes
     assert db.execute("SELECT code FROM dossiers").fetchall() == [(state["code"],)]
+    # The box's own events made before the outbox existed are queued for the hub by the upgrade.
+    assert [e.dossier_id for e in outbox.pending_events(db)] == [state["dossier_id"]]
     second = intake.receive_dossier(box, officer, dossier_body())
     assert second["code"].endswith("-0002")
     box.close()

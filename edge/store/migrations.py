@@ -214,6 +214,36 @@ def m0005_report_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0006_outbox")
+def m0006_outbox(db: sqlite_utils.Database) -> None:
+    """Queue this box's own events and every stored scan for the hub (the sync outbox)."""
+    db.executescript(
+        """
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            queued_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error_code TEXT,
+            error_message TEXT,
+            failed_at TEXT
+        );
+        CREATE INDEX outbox_failed ON outbox(error_code) WHERE error_code IS NOT NULL;
+        INSERT INTO outbox (seq, event_id, queued_at)
+            SELECT seq, event_id, wall_time FROM dossier_events
+            WHERE origin = 'box:' || (SELECT value FROM box_meta WHERE key = 'box_id');
+        CREATE TABLE blob_outbox (
+            sha256 TEXT PRIMARY KEY,
+            queued_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error_code TEXT,
+            error_message TEXT
+        );
+        INSERT INTO blob_outbox (sha256, queued_at) SELECT sha256, created_at FROM blobs;
+        """
+    )
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     """Return how many migrations have been applied."""
     return len(migrations.applied(db))
