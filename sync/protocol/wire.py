@@ -15,6 +15,7 @@ import json
 import re
 import uuid
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
@@ -66,6 +67,18 @@ class Ack:
 
 def _malformed(reason: str, vi: str, en: str, *, where: str = "") -> NoReturn:
     raise MalformedBatchError(f"Lô đồng bộ không hợp lệ: {vi}.", f"Malformed batch: {en}.", reason=reason, where=where)
+
+
+def _check_fields(
+    data: dict[str, Any], fields: Sequence[str], bad: Callable[[str, str, str], NoReturn], prefix: str = ""
+) -> None:
+    """Refuse an object that lacks one of the fields or carries one more."""
+    missing = [k for k in fields if k not in data]
+    if missing:
+        bad(f"{prefix}missing_field", f"thiếu trường {', '.join(missing)}", f"missing field {', '.join(missing)}")
+    extra = sorted(set(data) - set(fields))
+    if extra:
+        bad(f"{prefix}unexpected_field", f"trường lạ {', '.join(extra)}", f"unexpected field {', '.join(extra)}")
 
 
 def is_uuid(value: object) -> bool:
@@ -147,12 +160,7 @@ def _check_event(data: object, index: int) -> dict[str, Any]:
 
     if not isinstance(data, dict):
         bad("event_not_object", "không phải đối tượng JSON", "not an object")
-    missing = [k for k in EVENT_FIELDS if k not in data]
-    if missing:
-        bad("event_missing_field", f"thiếu trường {', '.join(missing)}", f"missing field {', '.join(missing)}")
-    extra = sorted(set(data) - set(EVENT_FIELDS))
-    if extra:
-        bad("event_unexpected_field", f"trường lạ {', '.join(extra)}", f"unexpected field {', '.join(extra)}")
+    _check_fields(data, EVENT_FIELDS, bad, prefix="event_")
     for key in EVENT_FIELDS:
         if key != "payload" and (not isinstance(data[key], str) or not data[key]):
             bad("event_bad_field", f"{key} phải là chuỗi không rỗng", f"{key} must be a non-empty string")
@@ -188,12 +196,7 @@ def decode_batch(body: bytes, max_bytes: int, max_events: int, *, strict: bool =
         _malformed("not_json", f"không phải JSON ({err})", f"not JSON ({err})")
     if not isinstance(data, dict):
         _malformed("not_object", "không phải đối tượng JSON", "not a JSON object")
-    missing = [k for k in BATCH_FIELDS if k not in data]
-    if missing:
-        _malformed("missing_field", f"thiếu trường {', '.join(missing)}", f"missing field {', '.join(missing)}")
-    extra = sorted(set(data) - set(BATCH_FIELDS))
-    if extra:
-        _malformed("unexpected_field", f"trường lạ {', '.join(extra)}", f"unexpected field {', '.join(extra)}")
+    _check_fields(data, BATCH_FIELDS, _malformed)
     if not is_uuid(data["batch_id"]):
         _malformed("bad_batch_id", "batch_id không phải UUID", "batch_id is not a UUID")
     if not isinstance(data["box_id"], str) or not data["box_id"]:
