@@ -43,31 +43,31 @@ if __package__ in (None, ""):  # run as `python bench/intake.py`: make the `benc
 import requests
 
 from bench.diagnose import diagnose
-from bench.generate import GEN_VERSION, OUT_DIR, prepare
-from bench.measure import TARGET_P95_MS, TARGET_RATIO, Served, compare, prewarm, run, serve, stop
+from bench.generate import GEN_VERSION, prepare
+from bench.measure import (
+    TARGET_P95_MS,
+    TARGET_RATIO,
+    Served,
+    box_size_parser,
+    compare,
+    parse_box_sizes,
+    prewarm,
+    run,
+    serve,
+    stop,
+)
 from bench.report import summarise, table
 from bench.searches import pick
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--small", type=int, default=1000, help="dossiers in the small box (default 1000)")
-    parser.add_argument("--large", type=int, default=1_000_000, help="dossiers in the large box (default 1000000)")
-    parser.add_argument(
-        "--requests",
-        type=int,
-        default=300,
-        help="measured rounds (default 300): per box, that many POSTs and that many searches of each group",
+    parser = box_size_parser(
+        __doc__.splitlines()[0] if __doc__ else None,
+        300,
+        "measured rounds (default 300): per box, that many POSTs and that many searches of each group",
     )
-    parser.add_argument("--warmup", type=int, default=20, help="unrecorded rounds first (default 20)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON only")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the cached large box")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where boxes are kept (default bench/out)")
-    parser.add_argument("--seed", type=int, default=2026)
-    args = parser.parse_args(argv)
-    if args.small < 1 or args.large < 1 or args.requests < 2 or args.warmup < 0:
-        parser.error("--small/--large must be >= 1, --requests >= 2, --warmup >= 0")
-    return args
+    return parse_box_sizes(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

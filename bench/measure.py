@@ -6,6 +6,7 @@ Every round sends one POST /api/v1/dossiers to each box, then one search of each
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import subprocess
@@ -19,7 +20,7 @@ from typing import Any
 
 import requests
 
-from bench.generate import Prepared
+from bench.generate import OUT_DIR, Prepared
 from bench.searches import GROUPS, KINDS
 from edge import catalogue, sample
 
@@ -153,3 +154,24 @@ def compare(small: Sequence[float], large: Sequence[float], p95_target: float = 
     fast = max(a["p95"], b["p95"]) < p95_target
     return {"small": a, "large": b, "ratio_p50": ratio_p50, "ratio_p95": ratio_p95, "flat": flat, "fast": fast,
             "ok": flat and fast}  # fmt: skip
+
+
+def box_size_parser(description: str | None, requests: int, requests_help: str) -> argparse.ArgumentParser:
+    """Return the options both benches share: box sizes, rounds, warm-up, output, seed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--small", type=int, default=1000, help="dossiers in the small box (default 1000)")
+    parser.add_argument("--large", type=int, default=1_000_000, help="dossiers in the large box (default 1000000)")
+    parser.add_argument("--requests", type=int, default=requests, help=requests_help)
+    parser.add_argument("--warmup", type=int, default=20, help="unrecorded rounds first (default 20)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON only")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where boxes are kept (default bench/out)")
+    parser.add_argument("--seed", type=int, default=2026)
+    return parser
+
+
+def parse_box_sizes(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the arguments and refuse sizes and rounds a bench cannot run with."""
+    args = parser.parse_args(argv)
+    if args.small < 1 or args.large < 1 or args.requests < 2 or args.warmup < 0:
+        parser.error("--small/--large must be >= 1, --requests >= 2, --warmup >= 0")
+    return args

@@ -50,8 +50,8 @@ if __package__ in (None, ""):  # run as `python bench/ui.py`: make the `bench` p
 
 import requests
 
-from bench.generate import GEN_VERSION, OUT_DIR, PASSWORD, Prepared, prepare
-from bench.measure import TARGET_RATIO, prewarm, serve, stop
+from bench.generate import GEN_VERSION, PASSWORD, Prepared, prepare
+from bench.measure import TARGET_RATIO, box_size_parser, parse_box_sizes, prewarm, serve, stop
 from bench.measure import compare as measure_compare
 from bench.report import ITEMS_TOLERANCE, items_differ
 from bench.searches import GROUP_TITLES, GROUPS, KIND_TITLES, VERDICT_GROUPS, Picked, pick
@@ -339,20 +339,12 @@ def table(result: dict[str, Any]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--small", type=int, default=1000, help="dossiers in the small box (default 1000)")
-    parser.add_argument("--large", type=int, default=1_000_000, help="dossiers in the large box (default 1000000)")
-    parser.add_argument(
-        "--requests", type=int, default=200, help="measured rounds (default 200): per box, one GET per list filter"
+    parser = box_size_parser(
+        __doc__.splitlines()[0] if __doc__ else None,
+        200,
+        "measured rounds (default 200): per box, one GET per list filter",
     )
-    parser.add_argument("--warmup", type=int, default=20, help="unrecorded rounds first (default 20)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON only")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where boxes are kept (default bench/out)")
-    parser.add_argument("--seed", type=int, default=2026)
-    args = parser.parse_args(argv)
-    if args.small < 1 or args.large < 1 or args.requests < 2 or args.warmup < 0:
-        parser.error("--small/--large must be >= 1, --requests >= 2, --warmup >= 0")
-    return args
+    return parse_box_sizes(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
