@@ -32,6 +32,7 @@ setup(
         "flask-wtf>=1.2,<2",
         "qrcode>=8,<9",
         "openpyxl>=3.1,<4",
+        "psycopg[binary]>=3.2,<4",
     ],
     extras_require={
         "test": [
@@ -44,6 +45,7 @@ setup(
             "types-waitress",
             "types-openpyxl",
             "openapi-core>=0.19,<0.24",
+            "trustme>=1.1,<2",
             "playwright>=1.40",
         ],
     },

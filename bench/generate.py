@@ -28,8 +28,8 @@ from bench.templates import Generator, Slotted
 from edge import catalogue, codes, events
 from edge.box import Box, init_box, open_box
 from edge.calendar import TZ
+from edge.dossier_fields import parse_applicant
 from edge.hlc import format_hlc
-from edge.intake import parse_applicant
 from edge.lifecycle import fold
 from edge.procedures import upsert_procedures
 from edge.projection import row_of, search_text

@@ -21,8 +21,9 @@ from edge import events, sample
 from edge.box import Box
 from edge.calendar import WorkCalendar
 from edge.deadline import extend_for_pause
+from edge.dossier_fields import parse_applicant, parse_documents, procedure_snapshot
 from edge.hlc import format_hlc
-from edge.intake import due_for, parse_applicant, parse_documents, procedure_snapshot
+from edge.intake import due_for
 from edge.lifecycle import fold
 from edge.procedures import list_procedures
 from edge.projection import row_of
@@ -131,7 +132,7 @@ class Generator:
         self.columns: tuple[str, ...] = ()
 
     def people(self, size: int, today: datetime) -> list[Person]:
-        """Return sample applicants (edge.sample) validated by edge.intake.parse_applicant."""
+        """Return sample applicants (edge.sample) validated by edge.dossier_fields.parse_applicant."""
         out: list[Person] = []
         while len(out) < size:
             parsed = parse_applicant(sample.applicant(self.rng), today)

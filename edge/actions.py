@@ -11,8 +11,9 @@ from edge import audit, events, projection
 from edge.box import Box
 from edge.dates import parse_datetime
 from edge.deadline import extend_for_pause
+from edge.dossier_fields import RETURN_METHODS, choice, parse_documents
 from edge.errors import NotFoundError, TransitionError, ValidationError
-from edge.intake import RETURN_METHODS, choice, due_for, parse_documents
+from edge.intake import due_for
 from edge.lifecycle import ACTIONS, STATUSES, TRANSITIONS
 from edge.store.db import write
 from edge.text import clean_free_text

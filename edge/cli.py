@@ -187,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="demo-data")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+
+    from sync.client import cli as client_cli
+    from sync.hub import cli as hub_cli
+
+    hub_cli.register(sub, command)
+    client_cli.register(sub, command)
     return parser
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlite_utils
 
 from edge import audit
+from edge.codeformat import BOX_FIRST, BOX_LAST, format_code, next_number
 
 HIGH_WATER_FILE = "codes.json"
 _KEEP_DAYS = 400  # the file keeps a bounded window of days; older days live on in the DB
@@ -63,18 +64,14 @@ def allocate_code(db: sqlite_utils.Database, agency_code: str, state_dir: Path, 
             target=day,
             detail={"db": in_db, "high_water": in_file, "why": "db behind high-water mark (restore?)"},
         )
-    number = max(in_db, in_file) + 1
+    number = next_number(max(in_db, in_file), BOX_FIRST, BOX_LAST, day)
     # Last guard: never hand out a code already held by a dossier, whatever the marks say.
-    while db.execute("SELECT 1 FROM dossiers WHERE code = ?", [_format(agency_code, day, number)]).fetchone():
-        number += 1
+    while db.execute("SELECT 1 FROM dossiers WHERE code = ?", [format_code(agency_code, day, number)]).fetchone():
+        number = next_number(number, BOX_FIRST, BOX_LAST, day)
     db.execute(
         "INSERT INTO code_sequences (day, last) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET last = excluded.last",
         [day, number],
     )
     marks[day] = number
     _write_marks(path, marks)
-    return _format(agency_code, day, number)
-
-
-def _format(agency_code: str, day: str, number: int) -> str:
-    return f"{agency_code}-{day}-{number:04d}"
+    return format_code(agency_code, day, number)

@@ -11,105 +11,16 @@ import sqlite_utils
 
 from edge import audit, events, projection
 from edge.box import Box
-from edge.catalogue import Procedure, parse_document
 from edge.codes import allocate_code
 from edge.deadline import compute_due_at
+from edge.dossier_fields import field_error, parse_filing, procedure_snapshot
 from edge.errors import NotFoundError, ValidationError
-from edge.identity import clean_email, clean_phone, clean_sex, parse_birth_date, validate_id
 from edge.lifecycle import fold
 from edge.procedures import get_procedure
 from edge.store.db import write
-from edge.text import clean_address, clean_free_text, clean_name
 from edge.users import User, require
 
-CHANNELS = ("counter", "online", "post")
-RETURN_METHODS = ("counter", "post")
-_MAX_DOCUMENTS = 100
 _KEY = re.compile(r"[A-Za-z0-9-]{8,64}", re.ASCII)
-
-
-def _invalid(field: str, vi: str, en: str, code: str = "invalid") -> ValidationError:
-    return ValidationError(vi, en, code=code, field=field)
-
-
-def choice(value: object, allowed: tuple[str, ...], field: str, default: str | None = None) -> str:
-    """Return value if it is one of the allowed words (or the default when absent)."""
-    if value is None and default is not None:
-        return default
-    if not isinstance(value, str) or value not in allowed:
-        raise _invalid(
-            field,
-            f"Trường “{field}” phải là một trong: {', '.join(allowed)}.",
-            f"“{field}” must be one of: {', '.join(allowed)}.",
-            code="invalid_choice",
-        )
-    return value
-
-
-def _optional(data: dict[str, Any], key: str) -> Any:
-    """Return a field's value, or None when it is absent, null or blank text (other types are checked)."""
-    value = data.get(key)
-    return None if value is None or (isinstance(value, str) and not value.strip()) else value
-
-
-def parse_applicant(data: object, today: datetime) -> dict[str, Any]:
-    """Validate the applicant block and return it normalised (NFC)."""
-    if not isinstance(data, dict):
-        raise _invalid(
-            "applicant",
-            "Thiếu thông tin người nộp hồ sơ (applicant phải là một đối tượng).",
-            "The applicant is missing (applicant must be an object).",
-            code="required",
-        )
-    if data.get("full_name") in (None, ""):
-        raise _invalid(
-            "applicant.full_name", "Chưa nhập họ tên người nộp hồ sơ.", "Enter the applicant's name.", "required"
-        )
-    full_name = clean_name(data["full_name"], "applicant.full_name")
-    birth = _optional(data, "date_of_birth")
-    date_of_birth = parse_birth_date(birth, "applicant.date_of_birth", today.date()) if birth is not None else None
-    sex = clean_sex(data["sex"], "applicant.sex") if _optional(data, "sex") is not None else None
-    if data.get("id_number") in (None, ""):
-        raise _invalid(
-            "applicant.id_number", "Chưa nhập số giấy tờ tùy thân (CCCD).", "Enter the ID number.", "required"
-        )
-    id_type, id_number = validate_id(
-        data.get("id_type", "cccd"), data["id_number"], date_of_birth=date_of_birth, sex=sex, field="applicant"
-    )
-    phone = _optional(data, "phone")
-    email = _optional(data, "email")
-    address = _optional(data, "address")
-    return {
-        "full_name": full_name,
-        "id_type": id_type,
-        "id_number": id_number,
-        "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
-        "sex": sex,
-        "phone": clean_phone(phone, "applicant.phone") if phone is not None else None,
-        "email": clean_email(email, "applicant.email") if email is not None else None,
-        "address": clean_address(address, "applicant.address") if address is not None else None,
-    }
-
-
-def parse_documents(value: object, field: str = "documents") -> list[dict[str, Any]]:
-    """Validate a list of documents (name, kind, quantity)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _invalid(field, f"“{field}” phải là một danh sách.", f"“{field}” must be a list.", "invalid_type")
-    if len(value) > _MAX_DOCUMENTS:
-        raise _invalid(field, "Quá nhiều thành phần hồ sơ.", "Too many documents.", "too_many")
-    out = []
-    for i, item in enumerate(value):
-        doc = parse_document(item, f"{field}[{i}]")
-        out.append({"name": doc.name, "kind": doc.kind, "quantity": doc.quantity})
-    return out
-
-
-def procedure_snapshot(proc: Procedure) -> dict[str, Any]:
-    """Return what a dossier keeps of its procedure (the rules in force when it was received)."""
-    data = proc.to_dict()
-    return {k: data[k] for k in ("code", "name", "field", "level", "processing_days", "same_day_cutoff", "fees")}
 
 
 def due_for(box: Box, procedure: dict[str, Any], received_at: datetime) -> datetime:
@@ -122,7 +33,7 @@ def due_for(box: Box, procedure: dict[str, Any], received_at: datetime) -> datet
 
 def _check_key(key: str) -> str:
     if not _KEY.fullmatch(key):
-        raise _invalid(
+        raise field_error(
             "idempotency_key",
             "Khóa chống gửi trùng không hợp lệ (8–64 chữ, số hoặc dấu -).",
             "The idempotency key is invalid (8–64 letters, digits or dashes).",
@@ -149,35 +60,13 @@ def receive_dossier(
     """
     require(user, "dossier.create")
     key = _check_key(idempotency_key) if idempotency_key is not None else None
-    if not isinstance(data, dict):
-        raise _invalid(
-            "", "Nội dung gửi lên phải là một đối tượng JSON.", "The body must be a JSON object.", "invalid_body"
-        )
-    code_value = data.get("procedure_code")
-    if not isinstance(code_value, str) or not code_value.strip():
-        raise _invalid("procedure_code", "Chưa chọn thủ tục hành chính.", "Choose a procedure.", "required")
     now = box.now()
-    applicant = parse_applicant(data.get("applicant"), now)
-    documents = parse_documents(data.get("documents"))
-    channel = choice(data.get("channel"), CHANNELS, "channel", default="counter")
-    return_method = choice(data.get("return_method"), RETURN_METHODS, "return_method", default="counter")
-    return_address = None
-    if return_method == "post":
-        raw = _optional(data, "return_address")
-        if raw is None:
-            raw = applicant["address"]
-        if raw is None:
-            raise _invalid(
-                "return_address",
-                "Trả kết quả qua bưu điện cần địa chỉ nhận.",
-                "Returning the result by post needs an address.",
-                "required",
-            )
-        return_address = clean_address(raw, "return_address")
-    notes = clean_free_text(data["notes"], "notes", required=False) if _optional(data, "notes") is not None else ""
+    filing = parse_filing(data, now)
+    applicant, documents, channel = filing["applicant"], filing["documents"], filing["channel"]
+    return_method, return_address, notes = filing["return_method"], filing["return_address"], filing["notes"]
     db = box.db()
     try:
-        proc = get_procedure(db, code_value.strip())
+        proc = get_procedure(db, filing["procedure_code"])
     except NotFoundError as err:
         raise ValidationError(err.vi, err.en, code="unknown_procedure", field="procedure_code") from err
     snapshot = procedure_snapshot(proc)

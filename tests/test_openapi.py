@@ -20,8 +20,8 @@ from openapi_spec_validator import validate
 
 from edge.box import open_box
 from edge.calendar import TZ
+from edge.dossier_fields import CHANNELS, RETURN_METHODS
 from edge.hlc import format_hlc, now_ms
-from edge.intake import CHANNELS, RETURN_METHODS
 from edge.lifecycle import ACTIONS, STATUSES
 from edge.replication import apply_events
 from tests.conftest import Server, dossier_body

@@ -10,9 +10,10 @@ from flask import Blueprint, Response, current_app, g, request, send_file
 from edge import actions, attachments, intake, queries
 from edge.box import Box
 from edge.dates import parse_datetime
+from edge.dossier_fields import procedure_snapshot
 from edge.errors import AuthError, NotFoundError, TooLargeError, ValidationError
 from edge.events import iso
-from edge.intake import due_for, procedure_snapshot
+from edge.intake import due_for
 from edge.procedures import get_procedure, list_procedures
 from edge.users import User, require, user_for_token
 from ui.errors import BadRequestError

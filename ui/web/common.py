@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -97,14 +96,7 @@ def status_label(status: str) -> str:
 
 
 def sync_status() -> dict[str, Any]:
-    """Return what the sync layer tells about the link to the hub, or that it is not configured."""
-    try:
-        missing = importlib.util.find_spec("sync.client") is None
-    except ModuleNotFoundError:
-        missing = True
-    if missing:
-        return {"configured": False}
-    from sync import client  # type: ignore[attr-defined,unused-ignore]
+    """Return what the sync layer tells about the link to the hub ({"configured": False} before provisioning)."""
+    from sync.client.status import status
 
-    status: dict[str, Any] = client.status(box())  # type: ignore[attr-defined,unused-ignore]
-    return {"configured": True, **status}
+    return status(box())

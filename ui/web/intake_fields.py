@@ -11,15 +11,9 @@ from werkzeug.datastructures import FileStorage
 
 from edge.attachments import file_too_large, sniff
 from edge.catalogue import Procedure, parse_document
+from edge.dossier_fields import CHANNELS, RETURN_METHODS, choice, parse_applicant, procedure_snapshot
 from edge.errors import ValidationError
-from edge.intake import (
-    CHANNELS,
-    RETURN_METHODS,
-    choice,
-    due_for,
-    parse_applicant,
-    procedure_snapshot,
-)
+from edge.intake import due_for
 from edge.text import clean_address, clean_free_text
 from ui.web.common import box, format_datetime, format_money, lang
 
