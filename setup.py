@@ -17,6 +17,8 @@ setup(
             "static/*/*",
             "translations/*/LC_MESSAGES/*.po",
         ],
+        "sync.protocol": ["openapi.yaml", "PROTOCOL.md"],
+        "sync.hub": ["templates/*.html", "static/*"],
     },
     install_requires=[
         "sqlite-utils>=4.2,<5",
