@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench translations clean
+.PHONY: demo test soak lint bench translations clean
 
 $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The long fault runs (2,000 dossiers through a bad link, 200 kills of the sync worker).
+soak: $(STAMP)
+	$(BIN)/python -m pytest -q -m soak
 
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
