@@ -56,24 +56,37 @@ def pending_events(db: sqlite_utils.Database, limit: int = 500) -> list[Event]:
 
 def acknowledge(db: sqlite_utils.Database, event_ids: Iterable[str]) -> int:
     """Remove the events the hub confirmed (stored now or held already), in one transaction."""
-    ids = list(event_ids)
     with write(db):
-        removed = 0
-        for event_id in ids:
-            removed += db.execute("DELETE FROM outbox WHERE event_id = ?", [event_id]).rowcount
-    return removed
+        return _remove(db, event_ids)
 
 
 def refuse(db: sqlite_utils.Database, refusals: Iterable[Refusal]) -> int:
     """Keep refused events queued with the hub's reason; return how many were marked."""
-    marked = 0
     with write(db):
-        for item in refusals:
-            marked += db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, error_code = ?, error_message = ?, failed_at = ?"
-                " WHERE event_id = ?",
-                [item.code, item.message[:1000], now_iso(), item.event_id],
-            ).rowcount
+        return _mark_refused(db, refusals)
+
+
+def settle(db: sqlite_utils.Database, event_ids: Iterable[str], refusals: Iterable[Refusal]) -> tuple[int, int]:
+    """Apply one hub answer in one transaction: remove the confirmed events, mark the refused ones."""
+    with write(db):
+        return _remove(db, event_ids), _mark_refused(db, refusals)
+
+
+def _remove(db: sqlite_utils.Database, event_ids: Iterable[str]) -> int:
+    removed = 0
+    for event_id in event_ids:
+        removed += db.execute("DELETE FROM outbox WHERE event_id = ?", [event_id]).rowcount
+    return removed
+
+
+def _mark_refused(db: sqlite_utils.Database, refusals: Iterable[Refusal]) -> int:
+    marked = 0
+    for item in refusals:
+        marked += db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, error_code = ?, error_message = ?, failed_at = ?"
+            " WHERE event_id = ?",
+            [item.code, item.message[:1000], now_iso(), item.event_id],
+        ).rowcount
     return marked
 
 

@@ -20,31 +20,36 @@ _COLUMNS = "code, name, field, level, processing_days, same_day_cutoff, fees, do
 
 def upsert_procedures(db: sqlite_utils.Database, procedures: Iterable[Procedure], actor: str = "cli") -> int:
     """Insert or replace procedures in one transaction; return how many."""
-    procedures = list(procedures)
     with write(db):
-        for proc in procedures:
-            data = proc.to_dict()
-            db.execute(
-                f"INSERT INTO procedures ({_COLUMNS}, name_folded, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT(code) DO UPDATE SET name=excluded.name, field=excluded.field, level=excluded.level,"
-                " processing_days=excluded.processing_days, same_day_cutoff=excluded.same_day_cutoff,"
-                " fees=excluded.fees, documents=excluded.documents, source=excluded.source,"
-                " name_folded=excluded.name_folded, updated_at=excluded.updated_at",
-                [
-                    data["code"],
-                    data["name"],
-                    data["field"],
-                    data["level"],
-                    data["processing_days"],
-                    data["same_day_cutoff"],
-                    json.dumps(data["fees"], ensure_ascii=False),
-                    json.dumps(data["documents"], ensure_ascii=False),
-                    data.get("source"),
-                    fold(f"{data['code']} {data['name']} {data['field']}"),
-                    now_iso(),
-                ],
-            )
-        audit.record(db, actor, "catalogue_imported", detail={"count": len(procedures)})
+        return store_procedures(db, procedures, actor)
+
+
+def store_procedures(db: sqlite_utils.Database, procedures: Iterable[Procedure], actor: str = "cli") -> int:
+    """Insert or replace procedures inside the caller's write transaction; return how many."""
+    procedures = list(procedures)
+    for proc in procedures:
+        data = proc.to_dict()
+        db.execute(
+            f"INSERT INTO procedures ({_COLUMNS}, name_folded, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(code) DO UPDATE SET name=excluded.name, field=excluded.field, level=excluded.level,"
+            " processing_days=excluded.processing_days, same_day_cutoff=excluded.same_day_cutoff,"
+            " fees=excluded.fees, documents=excluded.documents, source=excluded.source,"
+            " name_folded=excluded.name_folded, updated_at=excluded.updated_at",
+            [
+                data["code"],
+                data["name"],
+                data["field"],
+                data["level"],
+                data["processing_days"],
+                data["same_day_cutoff"],
+                json.dumps(data["fees"], ensure_ascii=False),
+                json.dumps(data["documents"], ensure_ascii=False),
+                data.get("source"),
+                fold(f"{data['code']} {data['name']} {data['field']}"),
+                now_iso(),
+            ],
+        )
+    audit.record(db, actor, "catalogue_imported", detail={"count": len(procedures)})
     return len(procedures)
 
 

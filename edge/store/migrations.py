@@ -244,6 +244,17 @@ def m0006_outbox(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0007_sync_state")
+def m0007_sync_state(db: sqlite_utils.Database) -> None:
+    """Keep the sync client's small state (cursor, per-hub health, last runs) and unsent heartbeats."""
+    db.executescript(
+        """
+        CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE heartbeat_buffer (seq INTEGER PRIMARY KEY, taken_at TEXT, body TEXT);
+        """
+    )
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     """Return how many migrations have been applied."""
     return len(migrations.applied(db))
