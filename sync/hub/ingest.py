@@ -1,0 +1,234 @@
+"""Storing events at the hub: the one way events get in, from a box's push or an online filing.
+
+A call is one transaction that first holds the commune's row. That serialises writers of one
+commune (their feed numbers follow commit order, and two batches carrying the same event cannot
+both think it new) while other communes go on in parallel. Every step is batched: one query for
+the ids already held, one for the dossiers' communes, one insert for the events, one for the feed
+rows, one read of the touched dossiers' events, one upsert of their projections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.errors import ValidationError
+from edge.events import Event, event_from_wire
+from edge.lifecycle import fold
+from sync.hub.db import HubDB
+from sync.hub.feed import FeedRow, append_items, chunks, dumps, ensure_commune, marks
+from sync.protocol import Rejection
+
+_EVENT_COLUMNS = "event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What became of each event: stored now, held before with the same content, or refused."""
+
+    accepted: list[str] = field(default_factory=list)
+    already_held: list[str] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def digest(event: Event) -> str:
+    """Return the SHA-256 of an event's canonical JSON (tells a resend from an id reused)."""
+    return hashlib.sha256(dumps(event.to_dict()).encode("utf-8")).hexdigest()
+
+
+def _parse(events: Sequence[object]) -> tuple[list[Event], list[Rejection]]:
+    """Build the events that are well formed; the others are rejected as malformed_event."""
+    good: list[Event] = []
+    rejected: list[Rejection] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(events):
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        if isinstance(event_id, str) and event_id in seen:
+            raise ValidationError(
+                f"Sự kiện {event_id} xuất hiện hai lần trong cùng một lô.",
+                f"Event {event_id} appears twice in one batch.",
+                code="duplicate_event",
+                field=f"events[{index}]",
+            )
+        if isinstance(event_id, str):
+            seen.add(event_id)
+        try:
+            good.append(event_from_wire(raw, index))
+        except ValidationError as err:
+            rejected.append(Rejection(str(event_id), "malformed_event", err.en))
+    return good, rejected
+
+
+def _held(db: HubDB, ids: list[str]) -> dict[str, str]:
+    """Return {event_id: digest} for the ids the hub already holds."""
+    out: dict[str, str] = {}
+    for part in chunks(ids):
+        out.update(db.query(f"SELECT event_id, digest FROM events WHERE event_id IN ({marks(len(part))})", part))
+    return out
+
+
+def _dossiers(db: HubDB, ids: list[str]) -> dict[str, tuple[str, int, str | None]]:
+    """Return {dossier_id: (commune_code, version, code)} for the dossiers the hub knows."""
+    out: dict[str, tuple[str, int, str | None]] = {}
+    for part in chunks(ids):
+        rows = db.query(
+            f"SELECT dossier_id, commune_code, version, code FROM dossiers WHERE dossier_id IN ({marks(len(part))})",
+            part,
+        )
+        out.update((r[0], (r[1], int(r[2]), r[3])) for r in rows)
+    return out
+
+
+def _events_of(db: HubDB, dossier_ids: list[str]) -> dict[str, list[Event]]:
+    """Return every stored event of the given dossiers."""
+    out: dict[str, list[Event]] = defaultdict(list)
+    for part in chunks(dossier_ids):
+        rows = db.query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE dossier_id IN ({marks(len(part))})", part)
+        for event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc in rows:
+            out[dossier_id].append(
+                Event(event_id, dossier_id, kind, json.loads(payload), actor, origin, wall_time, hlc)
+            )
+    return out
+
+
+def _codes_taken(db: HubDB, codes: list[str]) -> dict[str, str]:
+    """Return {code: dossier_id} for dossier codes already held."""
+    out: dict[str, str] = {}
+    for part in chunks(codes):
+        out.update(db.query(f"SELECT code, dossier_id FROM dossiers WHERE code IN ({marks(len(part))})", part))
+    return out
+
+
+def _wrong_commune(event: Event, owner: str) -> Rejection:
+    return Rejection(
+        event.event_id,
+        "wrong_commune",
+        f"Dossier {event.dossier_id} belongs to commune {owner} at the hub.",
+    )
+
+
+def _classify(
+    db: HubDB, events: list[Event], commune_code: str
+) -> tuple[list[tuple[Event, str]], list[str], list[Rejection], dict[str, tuple[str, int, str | None]]]:
+    """Split parsed events into new ones (with digests), already held, and refused."""
+    held = _held(db, [e.event_id for e in events])
+    fresh: list[tuple[Event, str]] = []
+    already: list[str] = []
+    rejected: list[Rejection] = []
+    for event in events:
+        sha = digest(event)
+        if event.event_id not in held:
+            fresh.append((event, sha))
+        elif held[event.event_id] == sha:
+            already.append(event.event_id)
+        else:
+            rejected.append(
+                Rejection(event.event_id, "event_id_conflict", "The hub holds another event with this event_id.")
+            )
+    known = _dossiers(db, sorted({e.dossier_id for e, _ in fresh}))
+    storable: list[tuple[Event, str]] = []
+    for event, sha in fresh:
+        owner = known.get(event.dossier_id, (commune_code,))[0]
+        if owner != commune_code:
+            rejected.append(_wrong_commune(event, owner))
+        else:
+            storable.append((event, sha))
+    return storable, already, rejected, known
+
+
+def _refold(
+    db: HubDB,
+    dossier_ids: list[str],
+    known: dict[str, tuple[str, int, str | None]],
+    commune_code: str,
+    now_iso: str,
+) -> None:
+    """Refold each touched dossier from all its events; upsert its projection and forward marker."""
+    by_dossier = _events_of(db, dossier_ids)
+    states = {d: fold(by_dossier.get(d, [])) for d in dossier_ids}
+    wanted = [s["code"] for s in states.values() if s and isinstance(s.get("code"), str)]
+    taken = _codes_taken(db, wanted)
+    projections: list[tuple[Any, ...]] = []
+    forwards: list[tuple[Any, ...]] = []
+    for dossier_id in dossier_ids:
+        state = states[dossier_id]
+        version = known[dossier_id][1] + 1 if dossier_id in known else 1
+        code = state.get("code") if state else None
+        if not isinstance(code, str) or taken.setdefault(code, dossier_id) != dossier_id:
+            code = None  # a code another dossier holds stays in the state, never in the unique column
+        projections.append(
+            (
+                dossier_id,
+                commune_code,
+                code,
+                state["status"] if state else None,
+                dumps(state) if state else None,
+                int(bool(state and state.get("conflict"))),
+                now_iso,
+                version,
+            )
+        )
+        if code:
+            forwards.append((dossier_id, code, version))
+    db.executemany(
+        "INSERT INTO dossiers (dossier_id, commune_code, code, status, state, conflict, updated_at, version)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code,"
+        " status = excluded.status, state = excluded.state, conflict = excluded.conflict,"
+        " updated_at = excluded.updated_at, version = excluded.version"
+        " WHERE dossiers.commune_code = excluded.commune_code",
+        projections,
+    )
+    if forwards:
+        db.executemany(
+            "INSERT INTO forwards (dossier_id, code, wanted_version) VALUES (?, ?, ?) ON CONFLICT (dossier_id)"
+            " DO UPDATE SET code = excluded.code, wanted_version = excluded.wanted_version",
+            forwards,
+        )
+
+
+def ingest_events(
+    db: HubDB, events: list[dict[str, Any]], *, commune_code: str, from_box: str | None, now_iso: str
+) -> IngestResult:
+    """Store events for a commune in one transaction; say which were stored, held already, or refused.
+
+    A dossier's first event fixes its commune. Duplicate event ids within one call raise
+    ValidationError before anything is stored.
+    """
+    parsed, rejected = _parse(events)
+    with db.transaction():
+        ensure_commune(db, commune_code, now_iso)
+        # Held until commit: the commune's writers go one at a time (see the module docstring).
+        db.lock_row("communes", "commune_code", commune_code)
+        storable, already, refused, known = _classify(db, parsed, commune_code)
+        if storable:
+            db.executemany(
+                f"INSERT INTO events ({_EVENT_COLUMNS}, commune_code, from_box, received_at, digest)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        e.event_id,
+                        e.dossier_id,
+                        e.kind,
+                        dumps(dict(e.payload)),
+                        e.actor,
+                        e.origin,
+                        e.wall_time,
+                        e.hlc,
+                        commune_code,
+                        from_box,
+                        now_iso,
+                        sha,
+                    )
+                    for e, sha in storable
+                ],
+            )
+            rows: list[FeedRow] = [("event", e.event_id, from_box, None) for e, _ in storable]
+            append_items(db, commune_code, rows, now_iso)
+            _refold(db, list(dict.fromkeys(e.dossier_id for e, _ in storable)), known, commune_code, now_iso)
+    return IngestResult(
+        accepted=[e.event_id for e, _ in storable], already_held=already, rejected=[*rejected, *refused]
+    )

@@ -1,0 +1,59 @@
+"""Serve the hub with waitress, with the forwarder to the national portal when it is installed."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+
+from waitress.server import create_server
+
+from sync.hub.app import create_hub_app
+from sync.hub.config import HubSettings
+from sync.hub.context import EXTENSION, HubContext
+from sync.hub.db import HubDB
+
+FORWARD_MODULE = "sync.hub.forward"
+log = logging.getLogger("motcua.hub")
+
+
+def start_forwarder(ctx: HubContext) -> Callable[[], None] | None:
+    """Start the forwarder if the sync.hub.forward module is installed; return its stop function."""
+    if importlib.util.find_spec(FORWARD_MODULE) is None:
+        return None
+    module = importlib.import_module(FORWARD_MODULE)
+    start = getattr(module, "start_forwarder", None)
+    if not callable(start):
+        return None
+    stop: Callable[[], None] = start(ctx)
+    return stop
+
+
+def serve_hub(settings: HubSettings, host: str | None = None, port: int | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; print the URL first (with the real port when port is 0)."""
+    host = host or settings.host
+    port = settings.port if port is None else port
+    db = HubDB(settings.database_url)
+    db.create_schema()
+    app = create_hub_app(settings, db)
+    ctx: HubContext = app.extensions[EXTENSION]
+    server = create_server(app, host=host, port=port, threads=8, ident="motcua-hub")
+    actual = getattr(server, "effective_port", port)
+    print(f"Máy chủ tỉnh đang chạy tại http://{host}:{actual}", flush=True)
+    stop_forwarder = start_forwarder(ctx)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        server.close()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()
+    finally:
+        if stop_forwarder is not None:
+            stop_forwarder()
+        db.close()
