@@ -313,7 +313,7 @@ def _sort_value(row: FleetRow, key: str) -> tuple[int, Any]:
         return (0, len(row.alerts))
     value = getattr(row, key)
     # Unknown values sort last whichever way the column is sorted (see sort_rows).
-    return (1, 0) if value is None else (0, value.lower() if isinstance(value, str) else value)
+    return (1, 0) if value is None else (0, fold(value).lower() if isinstance(value, str) else value)
 
 
 def sort_rows(rows: Sequence[FleetRow], key: str = "state", descending: bool = False) -> list[FleetRow]:
