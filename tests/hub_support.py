@@ -94,7 +94,9 @@ def dossier_events(number: int, *, extra: int = 0, base_hlc: int = 1790000000000
     code = f"{AGENCY}-261125-{number:04d}"
     out = [wire_event(dossier_id, "created", created_payload(code), hlc=f"{base_hlc:015d}.000000")]
     for i in range(extra):
-        out.append(wire_event(dossier_id, "note_added", {"text": f"ghi chú {i}"}, hlc=f"{base_hlc + 1 + i:015d}.000000"))
+        out.append(
+            wire_event(dossier_id, "note_added", {"text": f"ghi chú {i}"}, hlc=f"{base_hlc + 1 + i:015d}.000000")
+        )
     return out
 
 

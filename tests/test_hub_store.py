@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ from sync.hub.boxes import (
 )
 from sync.hub.db import HubDB
 from sync.hub.feed import publish_calendar, publish_catalogue, read_feed
-from sync.hub.ingest import ingest_events
+from sync.hub.ingest import IngestResult, ingest_events
 from tests.hub_support import AGENCY, created_payload, dossier_events, empty_tables, pg_database, wire_event
 
 NOW = "2026-11-25T09:00:00+07:00"
@@ -69,7 +70,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubDB]:
     hub.close()
 
 
-def ingest(db: HubDB, events: list[dict[str, object]], commune: str = "00001", box: str | None = "box-a"):  # type: ignore[no-untyped-def]
+def ingest(db: HubDB, events: list[dict[str, Any]], commune: str = "00001", box: str | None = "box-a") -> IngestResult:
     return ingest_events(db, events, commune_code=commune, from_box=box, now_iso=NOW)
 
 
@@ -81,10 +82,13 @@ def test_ingest_stores_folds_and_queues_forwarding(db: HubDB) -> None:
     result = ingest(db, events)
     assert result.accepted == [e["event_id"] for e in events]
     assert result.already_held == [] and result.rejected == []
-    code, status, state, version, commune = db.one(
-        "SELECT code, status, state, version, commune_code FROM dossiers WHERE dossier_id = ?",
-        [events[0]["dossier_id"]],
-    ) or ()
+    code, status, state, version, commune = (
+        db.one(
+            "SELECT code, status, state, version, commune_code FROM dossiers WHERE dossier_id = ?",
+            [events[0]["dossier_id"]],
+        )
+        or ()
+    )
     assert (code, status, version, commune) == (f"{AGENCY}-261125-0001", "new", 1, "00001")
     assert json.loads(state)["event_count"] == 3
     assert db.one("SELECT code, wanted_version, sent_version FROM forwards") == (code, 1, 0)
@@ -322,9 +326,9 @@ def test_add_box_validates_its_input(db: HubDB) -> None:
 # --- several writers at once -------------------------------------------------------------------
 
 
-def _concurrent_ingest(db: HubDB, batches: list[list[dict[str, object]]], workers: int) -> list[object]:
+def _concurrent_ingest(db: HubDB, batches: list[list[dict[str, Any]]], workers: int) -> list[IngestResult]:
     """Ingest batches from several threads, each with its own connection; return what each got."""
-    results: list[object] = []
+    results: list[IngestResult] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
     todo = list(batches)
@@ -358,8 +362,8 @@ def test_concurrent_writers_lose_no_feed_seq_and_store_each_event_once(db: HubDB
     # Every batch is pushed twice, by two writers racing each other.
     results = _concurrent_ingest(db, batches + [list(b) for b in batches], workers=4)
     total = sum(len(b) for b in batches)
-    accepted = sum(len(r.accepted) for r in results)  # type: ignore[attr-defined]
-    held = sum(len(r.already_held) for r in results)  # type: ignore[attr-defined]
+    accepted = sum(len(r.accepted) for r in results)
+    held = sum(len(r.already_held) for r in results)
     assert (accepted, held) == (total, total)
     assert db.scalar("SELECT count(*) FROM events") == total
     seqs = [s for (s,) in db.query("SELECT seq FROM feed WHERE commune_code = '00001' ORDER BY seq")]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,22 @@ from edge.errors import ValidationError
 from edge.events import iso
 from sync.hub.boxes import add_box, list_boxes, revoke_box
 from sync.hub.config import init_hub, load_hub_settings, open_hub
+from sync.hub.db import HubDB
 from sync.hub.feed import publish_calendar, publish_catalogue
 
 
 def _now() -> str:
     return iso(datetime.now(TZ))
+
+
+@contextmanager
+def _hub_db(args: argparse.Namespace) -> Iterator[HubDB]:
+    """Open the hub's database for one command and close it after."""
+    _, db = open_hub(args.data)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -38,17 +50,17 @@ def _serve(args: argparse.Namespace) -> int:
 def _user_add(args: argparse.Namespace) -> int:
     from sync.hub.users import add_user
 
-    _, db = open_hub(args.data)
-    add_user(db, args.username, args.role, args.password, _now())
-    print(f"Đã thêm người dùng {args.username} ({args.role}).")
+    with _hub_db(args) as db:
+        add_user(db, args.username, args.role, args.password, _now())
+        print(f"Đã thêm người dùng {args.username} ({args.role}).")
     return 0
 
 
 def _token_create(args: argparse.Namespace) -> int:
     from sync.hub.users import create_token
 
-    _, db = open_hub(args.data)
-    print(create_token(db, args.username, _now()))
+    with _hub_db(args) as db:
+        print(create_token(db, args.username, _now()))
     return 0
 
 
@@ -62,39 +74,39 @@ def _read_file(path: str) -> bytes:
 
 
 def _catalogue_import(args: argparse.Namespace) -> int:
-    _, db = open_hub(args.data)
-    procs = catalogue.load_file(Path(args.file))
-    count = publish_catalogue(db, [p.to_dict() for p in procs], _now())
-    print(f"Đã công bố {count} thủ tục cho các xã.")
+    with _hub_db(args) as db:
+        procs = catalogue.load_file(Path(args.file))
+        count = publish_catalogue(db, [p.to_dict() for p in procs], _now())
+        print(f"Đã công bố {count} thủ tục cho các xã.")
     return 0
 
 
 def _calendar_import(args: argparse.Namespace) -> int:
-    _, db = open_hub(args.data)
-    try:
-        data = json.loads(_read_file(args.file).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ValidationError(
-            f"Tệp lịch {args.file} không phải JSON hợp lệ: {err}.",
-            f"The calendar file {args.file} is not valid JSON: {err}.",
-            field="file",
-        ) from err
-    count = publish_calendar(db, data, _now())
-    print(f"Đã công bố {count} ngày trong lịch làm việc cho các xã.")
+    with _hub_db(args) as db:
+        try:
+            data = json.loads(_read_file(args.file).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ValidationError(
+                f"Tệp lịch {args.file} không phải JSON hợp lệ: {err}.",
+                f"The calendar file {args.file} is not valid JSON: {err}.",
+                field="file",
+            ) from err
+        count = publish_calendar(db, data, _now())
+        print(f"Đã công bố {count} ngày trong lịch làm việc cho các xã.")
     return 0
 
 
 def _box_add(args: argparse.Namespace) -> int:
-    _, db = open_hub(args.data)
-    _, code = add_box(db, args.commune_code, args.name, args.agency_code)
-    print(code)
+    with _hub_db(args) as db:
+        _, code = add_box(db, args.commune_code, args.name, args.agency_code)
+        print(code)
     return 0
 
 
 def _box_revoke(args: argparse.Namespace) -> int:
-    _, db = open_hub(args.data)
-    revoke_box(db, args.box_id)
-    print(f"Đã thu hồi hộp {args.box_id}.")
+    with _hub_db(args) as db:
+        revoke_box(db, args.box_id)
+        print(f"Đã thu hồi hộp {args.box_id}.")
     return 0
 
 
@@ -102,16 +114,16 @@ _STATES = {"active": "đang hoạt động", "pending": "chờ đăng ký", "exp
 
 
 def _box_list(args: argparse.Namespace) -> int:
-    _, db = open_hub(args.data)
-    for box in list_boxes(db):
-        fields = (
-            box["box_id"] or box["record_id"],
-            box["commune_code"],
-            box["name"],
-            _STATES[box["state"]],
-            box["last_seen_at"] or "-",
-        )
-        print("\t".join(fields))
+    with _hub_db(args) as db:
+        for box in list_boxes(db):
+            fields = (
+                box["box_id"] or box["record_id"],
+                box["commune_code"],
+                box["name"],
+                _STATES[box["state"]],
+                box["last_seen_at"] or "-",
+            )
+            print("\t".join(fields))
     return 0
 
 
