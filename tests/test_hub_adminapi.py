@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,13 +16,15 @@ from edge.box import Box
 from edge.calendar import TZ
 from edge.codeformat import HUB_FIRST, HUB_LAST, SequenceExhaustedError
 from edge.codes import allocate_code
+from edge.errors import ConflictError, NotFoundError, ValidationError
 from edge.events import event_from_wire
 from edge.lifecycle import fold
 from edge.store.db import write
 from sync.hub.db import HubDB
 from sync.hub.filing import allocate_hub_code
+from sync.hub.users import add_user, check_password, create_token, user_for_token
 from tests.conftest import AGENCY, applicant
-from tests.hub_fixtures import DossierWriter, Hub, add_commune, blob_rows, make_hub
+from tests.hub_fixtures import PASSWORD, DossierWriter, Hub, add_commune, blob_rows, make_hub
 from tests.hubproc import drop_pg_database, pg_database
 
 PDF = b"%PDF-1.4 scan of a birth form " + bytes(range(256)) * 4
@@ -325,3 +328,40 @@ def test_concurrent_connections_allocate_distinct_numbers_on_postgresql(tmp_path
     answer = hub.client().post("/api/v1/communes/00001/dossiers", json=filing(), headers=hub.headers())
     assert answer.status_code == 201 and answer.get_json()["code"].endswith("-8080")
     hub.db.close()
+
+
+# --- hub users and tokens -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "password", "code"),
+    [
+        ("Quan Tri", "admin", "matkhau-2026", "invalid_username"),
+        ("x", "admin", "matkhau-2026", "invalid_username"),
+        ("ktv", "officer", "matkhau-2026", "invalid_role"),
+        ("ktv", "viewer", "ngan", "weak_password"),
+    ],
+)
+def test_bad_users_are_refused_in_both_languages(hub: Hub, username: str, role: str, password: str, code: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        add_user(hub.db, username, role, password, hub.clock.iso())
+    assert caught.value.code == code and caught.value.vi != caught.value.en
+    assert hub.db.scalar("SELECT count(*) FROM users") == 2
+
+
+def test_users_tokens_and_passwords(hub: Hub) -> None:
+    with pytest.raises(ConflictError):
+        add_user(hub.db, "quantri", "admin", "matkhau-khac-2026", hub.clock.iso())
+    with pytest.raises(NotFoundError):
+        create_token(hub.db, "nobody", hub.clock.iso())
+    token = create_token(hub.db, "theodoi", hub.clock.iso())
+    stored = [r[0] for r in hub.db.query("SELECT token_hash FROM tokens WHERE username = 'theodoi'")]
+    assert token not in stored and hashlib.sha256(token.encode()).hexdigest() in stored
+    assert user_for_token(hub.db, token) == {"username": "theodoi", "role": "viewer"}
+    assert user_for_token(hub.db, token + "x") is None and user_for_token(hub.db, "") is None
+    assert hub.db.scalar(
+        "SELECT last_used_at FROM tokens WHERE token_hash = ?", [hashlib.sha256(token.encode()).hexdigest()]
+    )
+    assert check_password(hub.db, "quantri", PASSWORD) == {"username": "quantri", "role": "admin"}
+    assert check_password(hub.db, "quantri", "sai") is None and check_password(hub.db, "ai-do", PASSWORD) is None
+    assert hub.db.scalar("SELECT password_hash FROM users WHERE username = 'quantri'").startswith("scrypt$")
