@@ -38,5 +38,6 @@ class HubRefusedError(SyncClientError):
 
     def __init__(self, vi: str, en: str, *, code: str, http_status: int, body: dict[str, Any] | None = None) -> None:
         super().__init__(vi, en, code=code)
+        self.status = http_status  # a refusal is the request's fault, not the box's: exit 1, not 2
         self.http_status = http_status
         self.body = body or {}
