@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     "reports.read": frozenset({"officer", "leader"}),
     "sync.read": frozenset(ROLES),
+    "sync.now": frozenset({"officer", "leader", "admin", "technician"}),
     "devices.manage": frozenset({"technician", "admin"}),
 }
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}", re.ASCII)

@@ -73,9 +73,9 @@ def _status(args: argparse.Namespace) -> int:
             line += f"; thử lại lúc {hub['next_attempt']}"
         print(line)
     for error in info["errors"]:
-        print(f"Lỗi: {error}")
+        print(f"Lỗi: {error['message']}")
     for item in info.get("refused_events", []):
-        print(f"Bị từ chối: {item['event_id']} ({item['kind']}) — {item['code']}: {item['message']}")
+        print(f"Bị từ chối: {item['event_id']} ({item['kind']}) — {item['label']} ({item['code']}: {item['message']})")
     return 0
 
 

@@ -65,21 +65,21 @@ class CycleResult:
         return line
 
 
-def _phase(result: CycleResult, name: str, run: Callable[[], None]) -> str | None:
-    """Run one phase; return its error in Vietnamese (and note it), or None."""
+def _phase(result: CycleResult, name: str, run: Callable[[], None]) -> tuple[str, str] | None:
+    """Run one phase; return its error (Vietnamese, English) and note it, or None."""
     try:
         run()
     except HubUnreachableError as err:
         result.online = False
-        message = err.vi
+        message = (err.vi, err.en)
     except EdgeError as err:
-        message = err.vi
+        message = (err.vi, err.en)
     except (ValueError, KeyError, TypeError):
         log.exception("sync %s: malformed answer", name)
-        message = _MALFORMED[0]
+        message = _MALFORMED
     else:
         return None
-    result.errors.append(message)
+    result.errors.append(message[0])
     return message
 
 
@@ -109,7 +109,7 @@ def sync_once(
                 reasons = sorted({reason for _, reason in result.blobs.failed})
                 raise EdgeError(
                     f"{len(result.blobs.failed)} tệp scan chưa gửi được: {' '.join(reasons[:3])}",
-                    f"{len(result.blobs.failed)} scans could not be sent.",
+                    f"{len(result.blobs.failed)} scans could not be sent (see the box's log).",
                     code="blobs_failed",
                 )
 
@@ -117,9 +117,9 @@ def sync_once(
         if result.online:
             push_error = _phase(result, "blobs", scans) or push_error
         if result.online and push_error is None:
-            syncstate.update(db, {"last_push_at": iso(box.now()), "last_push_error": None})
+            syncstate.update(db, {"last_push_at": iso(box.now()), "last_push_error": None, "last_push_error_en": None})
         elif push_error is not None:
-            syncstate.set_value(db, "last_push_error", push_error)
+            syncstate.update(db, {"last_push_error": push_error[0], "last_push_error_en": push_error[1]})
 
         pull_error = None
         if result.online and not should_stop():
@@ -129,9 +129,10 @@ def sync_once(
 
             pull_error = _phase(result, "pull", pull)
             if pull_error is None:
-                syncstate.update(db, {"last_pull_at": iso(box.now()), "last_pull_error": None})
+                done_at = iso(box.now())
+                syncstate.update(db, {"last_pull_at": done_at, "last_pull_error": None, "last_pull_error_en": None})
             else:
-                syncstate.set_value(db, "last_pull_error", pull_error)
+                syncstate.update(db, {"last_pull_error": pull_error[0], "last_pull_error_en": pull_error[1]})
         if push_error is None and pull_error is None and result.online:
             syncstate.set_value(db, "last_sync_at", iso(box.now()))
 

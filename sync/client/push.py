@@ -82,7 +82,7 @@ def _post_batch(box: Box, transport: Transport, events: list[Event]) -> PushResu
             result = _post_batch(box, transport, events[:half])
             result.add(_post_batch(box, transport, events[half:]))
             return result
-        outbox.refuse(box.db(), [outbox.Refusal(events[0].event_id, err.code, err.vi)])
+        outbox.refuse(box.db(), [outbox.Refusal(events[0].event_id, err.code, err.en)])
         return PushResult(sent=1, rejected=1, batches=1)
     try:
         ack = decode_ack(response.content)

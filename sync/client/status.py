@@ -24,7 +24,23 @@ STATE_LABELS = {
     "unknown": ("Chưa thử kết nối", "Not tried yet"),
 }
 
-__all__ = ["STATE_LABELS", "SYNC_FILE", "hub_health", "request_sync_now", "status"]
+# What a refusal means, for the sync page (the hub's own message, in English, is shown beside it).
+REFUSAL_LABELS = {
+    "wrong_commune": (
+        "Hồ sơ này thuộc một xã khác ở máy chủ tỉnh.",
+        "The dossier belongs to another commune at the hub.",
+    ),
+    "event_id_conflict": (
+        "Máy chủ tỉnh đã có một sự kiện khác mang cùng mã.",
+        "The hub holds another event with the same id.",
+    ),
+    "malformed_event": ("Sự kiện sai định dạng.", "The event is malformed."),
+    "malformed_batch": ("Máy chủ tỉnh không đọc được sự kiện này.", "The hub cannot read this event."),
+    "batch_too_large": ("Sự kiện quá lớn để gửi.", "The event is too large to send."),
+}
+DEFAULT_REFUSAL = ("Máy chủ tỉnh từ chối sự kiện này.", "The hub refused this event.")
+
+__all__ = ["DEFAULT_REFUSAL", "REFUSAL_LABELS", "STATE_LABELS", "SYNC_FILE", "hub_health", "request_sync_now", "status"]
 
 
 def hub_health(box: Box, hubs: tuple[str, ...], now: float | None = None) -> list[dict[str, Any]]:
@@ -64,17 +80,22 @@ def status(box: Box, *, detail: bool = False) -> dict[str, Any]:
     try:
         config = load_sync_config(box.settings)
     except ConfigError as err:
+        message = {"message": err.vi, "message_en": err.en}
         return {"configured": True, "online": False, "last_sync": None, "waiting": 0, "config_error": err.vi,
-                "config_error_en": err.en, "hubs": [], "errors": [err.vi]}  # fmt: skip
+                "config_error_en": err.en, "hubs": [], "errors": [message]}  # fmt: skip
     if config is None:
         return {"configured": False}
     db = box.db()
     queued = outbox.status(db)
     hubs = hub_health(box, config.hubs)
     values = {key: syncstate.get(db, key) for key in (
-        "last_sync_at", "last_push_at", "last_push_error", "last_pull_at", "last_pull_error", "last_cycle",
-        SYNC_NOW_KEY, OFFSET_KEY, CURSOR_KEY)}  # fmt: skip
-    errors = [e for e in (values["last_push_error"], values["last_pull_error"]) if e]
+        "last_sync_at", "last_push_at", "last_push_error", "last_push_error_en", "last_pull_at", "last_pull_error",
+        "last_pull_error_en", "last_cycle", SYNC_NOW_KEY, OFFSET_KEY, CURSOR_KEY)}  # fmt: skip
+    errors = [
+        {"message": values[f"last_{phase}_error"], "message_en": values[f"last_{phase}_error_en"] or ""}
+        for phase in ("push", "pull")
+        if values[f"last_{phase}_error"]
+    ]
     result: dict[str, Any] = {
         "configured": True,
         "box_id": config.box_id,
@@ -100,7 +121,11 @@ def status(box: Box, *, detail: bool = False) -> dict[str, Any]:
         "heartbeats_waiting": syncstate.heartbeat_backlog(db),
     }
     if detail:
-        result["refused_events"] = outbox.refused(db)
+        result["refused_events"] = [
+            {**item, "label": REFUSAL_LABELS.get(str(item["code"]), DEFAULT_REFUSAL)[0],
+             "label_en": REFUSAL_LABELS.get(str(item["code"]), DEFAULT_REFUSAL)[1]}
+            for item in outbox.refused(db)
+        ]  # fmt: skip
     return result
 
 

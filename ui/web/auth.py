@@ -20,7 +20,8 @@ from ui.web.common import box
 
 bp = Blueprint("auth", __name__)
 # Routes anyone may open: the login page itself, the language switch, health and static files.
-PUBLIC = frozenset({"auth.login", "auth.set_language", "healthz", "static", "openapi", "index_json"})
+# metrics.metrics answers only on the loopback interface (ui/web/metrics.py), for a local Prometheus agent.
+PUBLIC = frozenset({"auth.login", "auth.set_language", "healthz", "static", "openapi", "index_json", "metrics.metrics"})
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type information

@@ -95,8 +95,8 @@ def status_label(status: str) -> str:
     return en if lang() == "en" else vi
 
 
-def sync_status() -> dict[str, Any]:
+def sync_status(detail: bool = False) -> dict[str, Any]:
     """Return what the sync layer tells about the link to the hub ({"configured": False} before provisioning)."""
     from sync.client.status import status
 
-    return status(box())
+    return status(box(), detail=detail)

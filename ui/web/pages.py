@@ -6,12 +6,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from edge import reports
+from edge import outbox, reports
 from edge.dates import parse_day
 from edge.errors import EdgeError
 from edge.text import clean_free_text
 from edge.users import ROLES, add_user, list_users
-from ui.web.common import box, current_user, lang, requires
+from sync.client.status import request_sync_now
+from ui.web.common import box, current_user, lang, requires, sync_status
 
 bp = Blueprint("pages", __name__)
 
@@ -26,10 +27,34 @@ def today() -> str:
 @bp.get("/sync")
 @requires("sync.read")
 def sync() -> str:
-    """Show the state of the link to the provincial hub."""
+    """Show the state of the link to the provincial hub: each hub URL, the backlog, refusals, errors."""
     db = box().db()
     stored = db.execute("SELECT count(*) FROM dossier_events").fetchone()[0]
-    return render_template("pages/sync.html", stored_events=stored)
+    return render_template(
+        "pages/sync.html",
+        stored_events=stored,
+        detail=sync_status(detail=True),
+        can_sync_now=current_user().can("sync.now"),
+    )
+
+
+@bp.post("/sync/now")
+@requires("sync.now")
+def sync_now() -> BaseResponse:
+    """Ask the sync worker for a cycle now."""
+    request_sync_now(box(), actor=current_user().username, source="web")
+    flash(_("Đã yêu cầu đồng bộ ngay; trang sẽ cập nhật sau giây lát."), "success")
+    return redirect(url_for("pages.sync"))
+
+
+@bp.post("/sync/retry")
+@requires("sync.now")
+def sync_retry() -> BaseResponse:
+    """Send the events the hub refused again (after the cause was fixed), and ask for a cycle."""
+    count = outbox.retry_refused(box().db())
+    request_sync_now(box(), actor=current_user().username, source="web")
+    flash(_("Sẽ gửi lại %(count)s sự kiện bị từ chối.", count=count), "success")
+    return redirect(url_for("pages.sync"))
 
 
 @bp.get("/devices")
