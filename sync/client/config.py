@@ -134,6 +134,10 @@ def load_sync_config(settings: Settings, env: Mapping[str, str] | None = None) -
     hubs = raw.get("hubs")
     if not isinstance(hubs, list) or not hubs:
         raise _bad(path, "hubs phải là danh sách địa chỉ máy chủ tỉnh", "hubs must be a list of hub URLs")
+    try:
+        urls = tuple(check_hub_url(u) for u in hubs)
+    except ConfigError as err:
+        raise _bad(path, err.vi.rstrip("."), err.en.rstrip("."), "bad_hub_url") from err
     ca = raw.get("ca_bundle")
     if ca is not None and (not isinstance(ca, str) or not Path(ca).is_file()):
         raise _bad(path, f"không thấy tệp chứng chỉ CA {ca!r}", f"the CA bundle {ca!r} does not exist")
@@ -147,7 +151,7 @@ def load_sync_config(settings: Settings, env: Mapping[str, str] | None = None) -
         data_dir=settings.data_dir,
         box_id=raw["box_id"],
         commune_code=raw["commune_code"],
-        hubs=tuple(check_hub_url(u) for u in hubs),
+        hubs=urls,
         secret=_read_secret(settings.data_dir / SECRET_FILE),
         hub_id=str(raw.get("hub_id") or ""),
         ca_bundle=Path(ca) if ca else None,
