@@ -20,12 +20,17 @@ from edge.dates import parse_day
 from edge.errors import NotFoundError, ValidationError
 from edge.events import iso
 from edge.text import clean_free_text
+from sync.hub.bulk import dumps, insert_many, select_in
 from sync.hub.db import HubDB
 
 MAX_FEED_LIMIT = 1000
 DEFAULT_FEED_LIMIT = 500
 _COMMUNE = re.compile(r"[0-9]{5}", re.ASCII)
-_IN_CHUNK = 500
+
+_FEED_COLUMNS = (
+    ("commune_code", "text"), ("seq", "bigint"), ("type", "text"), ("event_id", "text"), ("from_box", "text"),
+    ("body", "text"), ("created_at", "text"),
+)  # fmt: skip
 
 # One feed row to append: (type, event_id, from_box, body JSON).
 FeedRow = tuple[str, str | None, str | None, str | None]
@@ -43,31 +48,27 @@ def check_commune_code(commune_code: object) -> str:
     return commune_code
 
 
-def dumps(data: Any) -> str:
-    """Return compact UTF-8 JSON with sorted keys (the form stored in the hub's text columns)."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def lock_head(db: HubDB, commune_code: str) -> int | None:
+    """Inside a transaction, hold a commune's row until commit; return its feed head (None if unknown)."""
+    suffix = " FOR UPDATE" if db.kind == "postgresql" else ""
+    head = db.scalar(f"SELECT feed_seq FROM communes WHERE commune_code = ?{suffix}", [commune_code])
+    return None if head is None else int(head)
 
 
-def chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> list[Sequence[Any]]:
-    """Split a list for `IN (...)` queries that stay under every backend's parameter limit."""
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def append_items(db: HubDB, commune_code: str, rows: Sequence[FeedRow], now_iso: str, head: int | None = None) -> int:
+    """Append rows to a commune's feed (inside a transaction); return the new head.
 
-
-def marks(count: int) -> str:
-    """Return "?, ?, …" with count placeholders."""
-    return ", ".join("?" * count)
-
-
-def append_items(db: HubDB, commune_code: str, rows: Sequence[FeedRow], now_iso: str) -> int:
-    """Append rows to a commune's feed (inside a transaction); return the new head."""
-    locked = db.lock_row("communes", "commune_code", commune_code)
-    if locked is None:
+    `head` is the value lock_head returned when the caller already holds the commune's row.
+    """
+    head = lock_head(db, commune_code) if head is None else head
+    if head is None:
         raise NotFoundError(f"Không có xã {commune_code}.", f"No commune {commune_code}.", code="unknown_commune")
-    head = int(db.scalar("SELECT feed_seq FROM communes WHERE commune_code = ?", [commune_code]))
     if not rows:
         return head
-    db.executemany(
-        "INSERT INTO feed (commune_code, seq, type, event_id, from_box, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    insert_many(
+        db,
+        "feed",
+        _FEED_COLUMNS,
         [(commune_code, head + i, *row, now_iso) for i, row in enumerate(rows, start=1)],
     )
     head += len(rows)
@@ -188,25 +189,18 @@ def publish_calendar(db: HubDB, days: object, now_iso: str | None = None) -> int
 
 
 def _event_bodies(db: HubDB, event_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Return the wire form of events by id, in one query per chunk."""
+    """Return the wire form of events by id."""
+    rows = select_in(
+        db,
+        "SELECT event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc FROM events WHERE event_id",
+        event_ids,
+    )
+    keys = ("event_id", "dossier_id", "kind", "payload", "actor", "origin", "wall_time", "hlc")
     out: dict[str, dict[str, Any]] = {}
-    for part in chunks(event_ids):
-        rows = db.query(
-            "SELECT event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc FROM events"
-            f" WHERE event_id IN ({marks(len(part))})",
-            part,
-        )
-        for event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc in rows:
-            out[event_id] = {
-                "event_id": event_id,
-                "dossier_id": dossier_id,
-                "kind": kind,
-                "payload": json.loads(payload),
-                "actor": actor,
-                "origin": origin,
-                "wall_time": wall_time,
-                "hlc": hlc,
-            }
+    for row in rows:
+        event = dict(zip(keys, row, strict=True))
+        event["payload"] = json.loads(event["payload"])
+        out[event["event_id"]] = event
     return out
 
 
@@ -223,13 +217,7 @@ def read_feed(db: HubDB, commune_code: str, after: int, limit: int, box_id: str 
     wanted = [r[2] for r in rows if r[1] == "event" and not (box_id and r[3] == box_id)]
     bodies = _event_bodies(db, wanted)
     own = [r[2] for r in rows if r[1] == "event" and box_id and r[3] == box_id]
-    dossier_of = {
-        event_id: dossier_id
-        for part in chunks(own)
-        for event_id, dossier_id in db.query(
-            f"SELECT event_id, dossier_id FROM events WHERE event_id IN ({marks(len(part))})", part
-        )
-    }
+    dossier_of = dict(select_in(db, "SELECT event_id, dossier_id FROM events WHERE event_id", own))
     items: list[dict[str, Any]] = []
     for seq, kind, event_id, from_box, body in rows:
         if kind == "event" and box_id and from_box == box_id:

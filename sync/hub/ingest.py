@@ -19,11 +19,17 @@ from typing import Any
 from edge.errors import ValidationError
 from edge.events import Event, event_from_wire
 from edge.lifecycle import fold
+from sync.hub.bulk import dumps, insert_many, select_in
 from sync.hub.db import HubDB
-from sync.hub.feed import FeedRow, append_items, chunks, dumps, ensure_commune, marks
+from sync.hub.feed import FeedRow, append_items, ensure_commune, lock_head
 from sync.protocol import Rejection
 
 _EVENT_COLUMNS = "event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc"
+_STORE_COLUMNS = ("commune_code", "from_box", "received_at", "digest")
+_DOSSIER_COLUMNS = (
+    ("dossier_id", "text"), ("commune_code", "text"), ("code", "text"), ("status", "text"), ("state", "text"),
+    ("conflict", "integer"), ("updated_at", "text"), ("version", "bigint"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,27 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-def digest(event: Event) -> str:
-    """Return the SHA-256 of an event's canonical JSON (tells a resend from an id reused)."""
-    return hashlib.sha256(dumps(event.to_dict()).encode("utf-8")).hexdigest()
+@dataclass(frozen=True)
+class _Incoming:
+    """A parsed event with its payload's stored JSON and its digest, each computed once."""
+
+    event: Event
+    payload: str
+    digest: str
+
+
+def _incoming(event: Event) -> _Incoming:
+    """Return the event with its digest: SHA-256 over its length-prefixed fields, then its payload's JSON."""
+    payload = dumps(dict(event.payload))
+    fields = (event.event_id, event.dossier_id, event.kind, event.actor, event.origin, event.wall_time, event.hlc)
+    text = "".join(f"{len(f)}:{f}" for f in fields) + payload
+    return _Incoming(event, payload, hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _wire_row(item: _Incoming) -> tuple[str, ...]:
+    """Return the event's columns in _EVENT_COLUMNS order."""
+    e = item.event
+    return (e.event_id, e.dossier_id, e.kind, item.payload, e.actor, e.origin, e.wall_time, e.hlc)
 
 
 def _parse(events: Sequence[object]) -> tuple[list[Event], list[Rejection]]:
@@ -65,42 +89,28 @@ def _parse(events: Sequence[object]) -> tuple[list[Event], list[Rejection]]:
 
 def _held(db: HubDB, ids: list[str]) -> dict[str, str]:
     """Return {event_id: digest} for the ids the hub already holds."""
-    out: dict[str, str] = {}
-    for part in chunks(ids):
-        out.update(db.query(f"SELECT event_id, digest FROM events WHERE event_id IN ({marks(len(part))})", part))
-    return out
+    return dict(select_in(db, "SELECT event_id, digest FROM events WHERE event_id", ids))
 
 
 def _dossiers(db: HubDB, ids: list[str]) -> dict[str, tuple[str, int, str | None]]:
     """Return {dossier_id: (commune_code, version, code)} for the dossiers the hub knows."""
-    out: dict[str, tuple[str, int, str | None]] = {}
-    for part in chunks(ids):
-        rows = db.query(
-            f"SELECT dossier_id, commune_code, version, code FROM dossiers WHERE dossier_id IN ({marks(len(part))})",
-            part,
-        )
-        out.update((r[0], (r[1], int(r[2]), r[3])) for r in rows)
-    return out
+    rows = select_in(db, "SELECT dossier_id, commune_code, version, code FROM dossiers WHERE dossier_id", ids)
+    return {r[0]: (r[1], int(r[2]), r[3]) for r in rows}
 
 
 def _events_of(db: HubDB, dossier_ids: list[str]) -> dict[str, list[Event]]:
     """Return every stored event of the given dossiers."""
     out: dict[str, list[Event]] = defaultdict(list)
-    for part in chunks(dossier_ids):
-        rows = db.query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE dossier_id IN ({marks(len(part))})", part)
-        for event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc in rows:
-            out[dossier_id].append(
-                Event(event_id, dossier_id, kind, json.loads(payload), actor, origin, wall_time, hlc)
-            )
+    for event_id, dossier_id, kind, payload, actor, origin, wall, hlc in select_in(
+        db, f"SELECT {_EVENT_COLUMNS} FROM events WHERE dossier_id", dossier_ids
+    ):
+        out[dossier_id].append(Event(event_id, dossier_id, kind, json.loads(payload), actor, origin, wall, hlc))
     return out
 
 
 def _codes_taken(db: HubDB, codes: list[str]) -> dict[str, str]:
     """Return {code: dossier_id} for dossier codes already held."""
-    out: dict[str, str] = {}
-    for part in chunks(codes):
-        out.update(db.query(f"SELECT code, dossier_id FROM dossiers WHERE code IN ({marks(len(part))})", part))
-    return out
+    return dict(select_in(db, "SELECT code, dossier_id FROM dossiers WHERE code", codes))
 
 
 def _wrong_commune(event: Event, owner: str) -> Rejection:
@@ -113,43 +123,48 @@ def _wrong_commune(event: Event, owner: str) -> Rejection:
 
 def _classify(
     db: HubDB, events: list[Event], commune_code: str
-) -> tuple[list[tuple[Event, str]], list[str], list[Rejection], dict[str, tuple[str, int, str | None]]]:
-    """Split parsed events into new ones (with digests), already held, and refused."""
+) -> tuple[list[_Incoming], list[str], list[Rejection], dict[str, tuple[str, int, str | None]]]:
+    """Split parsed events into new ones, already held, and refused; return the known dossiers too."""
     held = _held(db, [e.event_id for e in events])
-    fresh: list[tuple[Event, str]] = []
+    fresh: list[_Incoming] = []
     already: list[str] = []
     rejected: list[Rejection] = []
-    for event in events:
-        sha = digest(event)
-        if event.event_id not in held:
-            fresh.append((event, sha))
-        elif held[event.event_id] == sha:
-            already.append(event.event_id)
+    for item in map(_incoming, events):
+        event_id = item.event.event_id
+        if event_id not in held:
+            fresh.append(item)
+        elif held[event_id] == item.digest:
+            already.append(event_id)
         else:
-            rejected.append(
-                Rejection(event.event_id, "event_id_conflict", "The hub holds another event with this event_id.")
-            )
-    known = _dossiers(db, sorted({e.dossier_id for e, _ in fresh}))
-    storable: list[tuple[Event, str]] = []
-    for event, sha in fresh:
-        owner = known.get(event.dossier_id, (commune_code,))[0]
+            rejected.append(Rejection(event_id, "event_id_conflict", "The hub holds another event with this event_id."))
+    known = _dossiers(db, sorted({i.event.dossier_id for i in fresh}))
+    storable: list[_Incoming] = []
+    for item in fresh:
+        owner = known.get(item.event.dossier_id, (commune_code,))[0]
         if owner != commune_code:
-            rejected.append(_wrong_commune(event, owner))
+            rejected.append(_wrong_commune(item.event, owner))
         else:
-            storable.append((event, sha))
+            storable.append(item)
     return storable, already, rejected, known
 
 
 def _refold(
     db: HubDB,
-    dossier_ids: list[str],
+    stored: list[_Incoming],
     known: dict[str, tuple[str, int, str | None]],
     commune_code: str,
     now_iso: str,
 ) -> None:
-    """Refold each touched dossier from all its events; upsert its projection and forward marker."""
-    by_dossier = _events_of(db, dossier_ids)
-    states = {d: fold(by_dossier.get(d, [])) for d in dossier_ids}
+    """Refold each touched dossier from all its events; upsert its projection and forward marker.
+
+    A dossier the hub did not know has no events but these, so only known ones are read back.
+    """
+    by_dossier = _events_of(db, [d for d in dict.fromkeys(i.event.dossier_id for i in stored) if d in known])
+    for item in stored:
+        if item.event.dossier_id not in known:
+            by_dossier[item.event.dossier_id].append(item.event)
+    dossier_ids = list(dict.fromkeys(i.event.dossier_id for i in stored))
+    states = {d: fold(by_dossier[d]) for d in dossier_ids}
     wanted = [s["code"] for s in states.values() if s and isinstance(s.get("code"), str)]
     taken = _codes_taken(db, wanted)
     projections: list[tuple[Any, ...]] = []
@@ -174,20 +189,22 @@ def _refold(
         )
         if code:
             forwards.append((dossier_id, code, version))
-    db.executemany(
-        "INSERT INTO dossiers (dossier_id, commune_code, code, status, state, conflict, updated_at, version)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code,"
-        " status = excluded.status, state = excluded.state, conflict = excluded.conflict,"
-        " updated_at = excluded.updated_at, version = excluded.version"
-        " WHERE dossiers.commune_code = excluded.commune_code",
+    insert_many(
+        db,
+        "dossiers",
+        _DOSSIER_COLUMNS,
         projections,
+        "ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, status = excluded.status,"
+        " state = excluded.state, conflict = excluded.conflict, updated_at = excluded.updated_at,"
+        " version = excluded.version WHERE dossiers.commune_code = excluded.commune_code",
     )
-    if forwards:
-        db.executemany(
-            "INSERT INTO forwards (dossier_id, code, wanted_version) VALUES (?, ?, ?) ON CONFLICT (dossier_id)"
-            " DO UPDATE SET code = excluded.code, wanted_version = excluded.wanted_version",
-            forwards,
-        )
+    insert_many(
+        db,
+        "forwards",
+        (("dossier_id", "text"), ("code", "text"), ("wanted_version", "bigint")),
+        forwards,
+        "ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, wanted_version = excluded.wanted_version",
+    )
 
 
 def ingest_events(
@@ -200,35 +217,22 @@ def ingest_events(
     """
     parsed, rejected = _parse(events)
     with db.transaction():
-        ensure_commune(db, commune_code, now_iso)
         # Held until commit: the commune's writers go one at a time (see the module docstring).
-        db.lock_row("communes", "commune_code", commune_code)
+        head = lock_head(db, commune_code)
+        if head is None:
+            ensure_commune(db, commune_code, now_iso)
+            head = lock_head(db, commune_code)
         storable, already, refused, known = _classify(db, parsed, commune_code)
         if storable:
-            db.executemany(
-                f"INSERT INTO events ({_EVENT_COLUMNS}, commune_code, from_box, received_at, digest)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        e.event_id,
-                        e.dossier_id,
-                        e.kind,
-                        dumps(dict(e.payload)),
-                        e.actor,
-                        e.origin,
-                        e.wall_time,
-                        e.hlc,
-                        commune_code,
-                        from_box,
-                        now_iso,
-                        sha,
-                    )
-                    for e, sha in storable
-                ],
+            insert_many(
+                db,
+                "events",
+                [(name, "text") for name in (*_EVENT_COLUMNS.split(", "), *_STORE_COLUMNS)],
+                [(*_wire_row(i), commune_code, from_box, now_iso, i.digest) for i in storable],
             )
-            rows: list[FeedRow] = [("event", e.event_id, from_box, None) for e, _ in storable]
-            append_items(db, commune_code, rows, now_iso)
-            _refold(db, list(dict.fromkeys(e.dossier_id for e, _ in storable)), known, commune_code, now_iso)
+            rows: list[FeedRow] = [("event", i.event.event_id, from_box, None) for i in storable]
+            append_items(db, commune_code, rows, now_iso, head)
+            _refold(db, storable, known, commune_code, now_iso)
     return IngestResult(
-        accepted=[e.event_id for e, _ in storable], already_held=already, rejected=[*rejected, *refused]
+        accepted=[i.event.event_id for i in storable], already_held=already, rejected=[*rejected, *refused]
     )
