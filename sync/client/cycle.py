@@ -104,7 +104,7 @@ def sync_once(
             result.pushed = push_events(box, link, workers=config.workers, should_stop=should_stop)
 
         def scans() -> None:
-            result.blobs = push_blobs(box, link, meter=meter, should_stop=should_stop)
+            result.blobs = push_blobs(box, link, meter=meter, workers=config.workers, should_stop=should_stop)
             if result.blobs.failed:
                 reasons = sorted({reason for _, reason in result.blobs.failed})
                 raise EdgeError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -159,13 +160,15 @@ class BlobMeter:
     sent: int = 0
     resent: int = 0
     high: dict[str, int] = field(default_factory=dict)  # per scan: the furthest byte ever sent
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, sha256: str, offset: int, length: int) -> None:
         """Count a chunk about to be sent."""
-        high = self.high.get(sha256, 0)
-        self.resent += max(0, min(offset + length, high) - offset)
-        self.high[sha256] = max(high, offset + length)
-        self.sent += length
+        with self.lock:
+            high = self.high.get(sha256, 0)
+            self.resent += max(0, min(offset + length, high) - offset)
+            self.high[sha256] = max(high, offset + length)
+            self.sent += length
 
 
 @dataclass
@@ -175,6 +178,18 @@ class BlobResult:
     confirmed: int = 0
     already_held: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (sha256, reason in Vietnamese)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, confirmed: int = 0, already_held: int = 0) -> None:
+        """Count scans the hub now holds (from any thread)."""
+        with self.lock:
+            self.confirmed += confirmed
+            self.already_held += already_held
+
+    def fail(self, sha256: str, reason: str) -> None:
+        """Note a scan that could not be sent (from any thread)."""
+        with self.lock:
+            self.failed.append((sha256, reason))
 
 
 def _file_sha256(path: str) -> str:
@@ -225,43 +240,67 @@ def _upload(transport: Transport, sha256: str, path: str, size: int, offset: int
     return False
 
 
+def _push_blob(box: Box, transport: Transport, sha256: str, chunk: int, meter: BlobMeter, result: BlobResult) -> None:
+    """Send one scan the hub lacks (or confirm one it holds); note a per-scan failure in result."""
+    path = blob_path(box.settings.blob_dir, sha256)
+    if not path.is_file():
+        result.fail(sha256, f"Không thấy tệp scan {sha256[:12]}… trên máy.")
+        return
+    offset, complete = _head(transport, sha256)
+    if complete:
+        outbox.blob_confirmed(box.db(), sha256)
+        result.add(already_held=1)
+        return
+    if _file_sha256(str(path)) != sha256:
+        result.fail(sha256, f"Tệp scan {sha256[:12]}… trên máy bị hỏng (mã băm không khớp).")
+        return
+    size = path.stat().st_size
+    try:
+        done = _upload(transport, sha256, str(path), size, min(offset, size), chunk, meter)
+    except HubRefusedError as err:
+        if err.code not in ("blob_hash_mismatch", "bad_blob_size", "chunk_too_large", "offset_mismatch"):
+            raise
+        result.fail(sha256, err.vi)
+        return
+    if done:
+        outbox.blob_confirmed(box.db(), sha256)
+        result.add(confirmed=1)
+    else:
+        result.fail(sha256, f"Máy chủ tỉnh chưa nhận đủ tệp scan {sha256[:12]}….")
+
+
 def push_blobs(
     box: Box,
     transport: Transport,
     *,
     chunk: int = CHUNK_BYTES,
     meter: BlobMeter | None = None,
+    workers: int = 3,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> BlobResult:
-    """Send every scan the hub lacks, resuming where it stopped; raise when the hub cannot be reached."""
+    """Send every scan the hub lacks, several at once, resuming where each stopped.
+
+    Raises the first error that is not about one scan (the hub unreachable, the box refused); the
+    scans not started by then wait for the next cycle.
+    """
     meter = meter if meter is not None else BlobMeter()
     result = BlobResult()
-    for sha256 in outbox.pending_blobs(box.db(), limit=100_000):
-        if should_stop():
-            break
-        path = blob_path(box.settings.blob_dir, sha256)
-        if not path.is_file():
-            result.failed.append((sha256, f"Không thấy tệp scan {sha256[:12]}… trên máy."))
-            continue
-        offset, complete = _head(transport, sha256)
-        if complete:
-            outbox.blob_confirmed(box.db(), sha256)
-            result.already_held += 1
-            continue
-        if _file_sha256(str(path)) != sha256:
-            result.failed.append((sha256, f"Tệp scan {sha256[:12]}… trên máy bị hỏng (mã băm không khớp)."))
-            continue
-        size = path.stat().st_size
+    failures: list[Exception] = []
+
+    def one(sha256: str) -> None:
+        if failures or should_stop():
+            return  # the link failed for another scan: do not wait for the same timeout again
         try:
-            done = _upload(transport, sha256, str(path), size, min(offset, size), chunk, meter)
-        except HubRefusedError as err:
-            if err.code not in ("blob_hash_mismatch", "bad_blob_size", "chunk_too_large", "offset_mismatch"):
-                raise
-            result.failed.append((sha256, err.vi))
-            continue
-        if done:
-            outbox.blob_confirmed(box.db(), sha256)
-            result.confirmed += 1
-        else:
-            result.failed.append((sha256, f"Máy chủ tỉnh chưa nhận đủ tệp scan {sha256[:12]}…."))
+            _push_blob(box, transport, sha256, chunk, meter, result)
+        except Exception as err:
+            failures.append(err)
+        finally:
+            box.close()
+            transport.close()
+
+    pending = outbox.pending_blobs(box.db(), limit=100_000)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="motcua-blob") as pool:
+        list(pool.map(one, pending))
+    if failures:
+        raise failures[0]
     return result
