@@ -346,3 +346,22 @@ def test_a_refused_event_is_shown_blocks_nothing_and_goes_after_a_fix(tmp_path: 
     after = sync_once(box2)
     assert after.pushed.accepted == 1 and after.done
     box2.close()
+
+
+def test_a_box_whose_clock_is_wrong_measures_the_offset_and_still_signs_in_the_hubs_time(
+    tmp_path: Path, hub: Hub
+) -> None:
+    settings = make_box(tmp_path)
+    provision(settings, hub.add_box("00001", "UBND xã Thử Nghiệm"), hub.url)
+    box = open_box(settings.data_dir)
+    config = load_sync_config(box.settings)
+    assert config is not None
+    skew = 1800.0  # the box's clock is half an hour behind: outside the hub's ±300 s window
+    link = Transport(config.hubs, box=box, box_id=config.box_id, secret=config.secret,
+                     clock=lambda: time.time() - skew)  # fmt: skip
+    page = link.request("GET", "/sync/v1/communes/00001/feed", query={"after": 0, "limit": 5})
+    assert page.status_code == 200 and "head" in page.json()
+    assert link.clock_offset_ms == pytest.approx(skew * 1000, abs=5000)
+    assert syncstate.get(box.db(), "clock_offset_ms") == pytest.approx(skew * 1000, abs=5000)
+    link.close()
+    box.close()
