@@ -8,7 +8,7 @@ not applied, and the dossier is flagged for a person to resolve.
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -157,7 +157,8 @@ def _set_status(state: dict[str, Any], status: str, event: Event) -> None:
 
 
 def _created(event: Event) -> dict[str, Any]:
-    p = copy.deepcopy(dict(event.payload))
+    # Payloads are JSON data: a JSON round trip copies them several times faster than deepcopy.
+    p = json.loads(json.dumps(dict(event.payload)))
     status = p.get("status", "new")
     return {
         "dossier_id": event.dossier_id,

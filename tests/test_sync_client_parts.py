@@ -64,6 +64,8 @@ def test_backoff_is_capped_exponential_with_full_jitter() -> None:
     assert [backoff.delay(n, lambda: 1.0) for n in (1, 2, 3, 9, 10, 50)] == [1, 2, 4, 256, 300, 300]
     assert backoff.delay(5, lambda: 0.25) == 4  # a uniform share of the window
     assert backoff.delay(5, lambda: 0.0) == 0
+    # A link that does not connect is probed again within link_cap_s, however long it was down.
+    assert [backoff.delay(n, lambda: 1.0, link=True) for n in (1, 2, 3, 4, 5, 50)] == [1, 2, 4, 8, 8, 8]
 
 
 class _Hub(BaseHTTPRequestHandler):
@@ -113,7 +115,7 @@ def test_failover_order_backoff_and_return_with_an_injected_clock(box: Box, answ
     now = [1_000_000.0]
     handler.hub_ms = now[0] * 1000 + 2500  # the hub's clock runs 2.5 s ahead
     link = Transport([dead, good], box=box, box_id="b", secret=b"k" * 32, clock=lambda: now[0], rng=lambda: 1.0,
-                     backoff=Backoff(base_s=10, cap_s=300))  # fmt: skip
+                     backoff=Backoff(base_s=10, cap_s=300, link_cap_s=300))  # fmt: skip
     assert link.request("GET", "/sync/v1/x").json() == {"ok": True}
     first, second = link.health()
     assert (first.failures, first.next_attempt, second.failures) == (1, now[0] + 10, 0)

@@ -38,16 +38,23 @@ _PERSIST_SUCCESS_EVERY_S = 30.0
 
 @dataclass(frozen=True)
 class Backoff:
-    """Capped exponential backoff with full jitter."""
+    """Capped exponential backoff with full jitter.
+
+    A hub that answers badly (5xx) is left alone for up to cap_s. A link that does not connect is
+    only probed again: a TCP attempt costs next to nothing, and a box must notice a restored link
+    within seconds (the bench's target is 10 s), so those waits are capped at link_cap_s.
+    """
 
     base_s: float = 1.0
     cap_s: float = 300.0
+    link_cap_s: float = 8.0
 
-    def delay(self, failures: int, rng: Callable[[], float]) -> float:
+    def delay(self, failures: int, rng: Callable[[], float], *, link: bool = False) -> float:
         """Return how long to leave a URL alone after `failures` failures in a row."""
         if failures <= 0:
             return 0.0
-        return float(rng() * min(self.cap_s, self.base_s * 2.0 ** min(failures - 1, 32)))
+        cap = min(self.cap_s, self.link_cap_s) if link else self.cap_s
+        return float(rng() * min(cap, self.base_s * 2.0 ** min(failures - 1, 32)))
 
 
 @dataclass
@@ -179,7 +186,8 @@ class Transport:
         with self._lock:
             health = self._health[url]
             health.failures += 1
-            health.next_attempt = now + self.backoff.delay(health.failures, self.rng)
+            link = status is None  # no answer at all: the link, not the hub, is at fault
+            health.next_attempt = now + self.backoff.delay(health.failures, self.rng, link=link)
             health.last_failure, health.last_error, health.last_error_en = _iso(now), vi, en
             self._persisted_at[url] = now
             snapshot = asdict(health)
