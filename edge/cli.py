@@ -110,7 +110,7 @@ def _version(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
-    run_demo(Path(args.data), args.host, args.port)
+    run_demo(Path(args.data), args.host, args.port, args.hub_port)
     return 0
 
 
@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="demo-data")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--hub-port", type=int, default=8090, help="cổng của máy chủ tỉnh chạy thử")
 
     from sync.client import cli as client_cli
     from sync.hub import cli as hub_cli

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+import threading
+import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,9 +16,12 @@ from edge import actions, catalogue, intake, sample
 from edge.box import Box, init_box, open_box
 from edge.calendar import WorkCalendar
 from edge.config import CONFIG_FILE
+from edge.errors import ConfigError
 from edge.procedures import list_procedures, upsert_procedures
 from edge.server import serve
 from edge.users import User, add_user, create_token, get_user
+from sync.client.config import load_sync_config, write_sync_config
+from sync.client.provision import provision
 
 DEMO_PASSWORD = "motcua-demo"
 DEMO_USERS = (
@@ -94,18 +103,113 @@ def _advance(
     clock.now = then  # the next dossier arrives at the counter in receipt order
 
 
-def run_demo(data: Path, host: str, port: int) -> None:
-    """Create (once) and serve the demo office, printing where to open it."""
-    fresh = not (data / CONFIG_FILE).exists()
+def _motcua(*args: str) -> str:
+    """Run one `motcua` command (the hub's, as provincial IT would) and return what it printed."""
+    done = subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise ConfigError(f"Lệnh motcua {args[0]} {args[1]} lỗi: {done.stderr.strip()}", done.stderr.strip())
+    return done.stdout.strip()
+
+
+def _prepare_hub(hub_dir: Path, commune_code: str) -> str | None:
+    """Create the demo's provincial hub once; return the box's enrollment code (None when it exists)."""
+    if (hub_dir / "hub.toml").exists():
+        return None
+    data = ["--data", str(hub_dir)]
+    _motcua("hub", "init", *data)
+    _motcua("hub", "user", "add", *data, "quantri", "--role", "admin", "--password", DEMO_PASSWORD)
+    published = hub_dir / "catalogue.json"
+    catalogue.dump_file(published, catalogue.sample_catalogue())
+    _motcua("hub", "catalogue", "import", *data, str(published))
+    return _motcua("hub", "box", "add", *data, "--commune-code", commune_code, "--name", "UBND phường Ba Đình")
+
+
+def _start(args: list[str], env: dict[str, str] | None = None, *, pipe: bool = False) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", *args],
+        stdout=subprocess.PIPE if pipe else subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _drain(process: subprocess.Popen[str]) -> None:
+    """Keep reading what a child prints so it never blocks on a full pipe."""
+    stream = process.stdout
+    if stream is not None:
+        threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+
+
+def _start_hub(hub_dir: Path, host: str, port: int) -> tuple[subprocess.Popen[str], str]:
+    """Start `motcua hub serve` and return the process and its URL."""
+    process = _start(["hub", "serve", "--data", str(hub_dir), "--host", host, "--port", str(port)], pipe=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "http://" not in line:
+        process.kill()
+        raise ConfigError("Không khởi động được máy chủ tỉnh chạy thử.", "The demo hub did not start.")
+    _drain(process)
+    return process, line[line.index("http://") :].split()[0].rstrip("/")
+
+
+def _file_online(hub_url: str, hub_dir: Path, commune_code: str, procedure_code: str) -> str:
+    """File one dossier at the provincial portal so the demo shows it flowing down to the box."""
+    token = _motcua("hub", "token", "create", "--data", str(hub_dir), "quantri")
+    body = {
+        "procedure_code": procedure_code,
+        "applicant": sample.applicant(random.Random(7)),
+        "documents": [],
+    }
+    req = urllib.request.Request(
+        f"{hub_url}/api/v1/communes/{commune_code}/dossiers",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return str(json.loads(resp.read())["code"])
+
+
+def run_demo(data: Path, host: str, port: int, hub_port: int = 8090) -> None:
+    """Create (once) and serve the demo office and its provincial hub, printing where to open them."""
+    box_dir, hub_dir = data / "box", data / "hub"
+    fresh = not (box_dir / CONFIG_FILE).exists()
     if fresh:
-        init_box(data, "00004", "000.00.04.H01", "UBND phường Ba Đình (bản chạy thử)")
-    box = open_box(data)
+        init_box(box_dir, "00004", "000.00.04.H01", "UBND phường Ba Đình (bản chạy thử)")
+    box = open_box(box_dir)
     if fresh:
         seed(box)
-    token = create_token(box.db(), "canbo", actor="demo")
-    print("Một Cửa Edge — bản chạy thử", flush=True)
-    print(f"  Dữ liệu: {box.settings.data_dir}")
-    print(f"  Người dùng (mật khẩu {DEMO_PASSWORD}): " + ", ".join(f"{u} ({r})" for u, r, _ in DEMO_USERS))
-    print(f"  Token API của canbo: {token}")
-    print(f"  Thử: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/api/v1/dossiers")
-    serve(box, host, port, banner="— mở địa chỉ này (Ctrl+C để dừng)")
+    enrollment = _prepare_hub(hub_dir, box.settings.commune_code)
+    hub, hub_url = _start_hub(hub_dir, host, hub_port if port else 0)
+    worker: subprocess.Popen[str] | None = None
+    try:
+        config = load_sync_config(box.settings)
+        if enrollment is not None or config is None:
+            code = enrollment or _motcua(
+                "hub", "box", "add", "--data", str(hub_dir), "--commune-code", "00004", "--name", "UBND phường Ba Đình"
+            )
+            provision(box, [hub_url], code)
+            online = _file_online(hub_url, hub_dir, box.settings.commune_code, list_procedures(box.db())[0].code)
+            print(f"  Hồ sơ nộp trực tuyến ở tỉnh: {online} (sẽ về máy xã qua đồng bộ)")
+        elif config.hubs != (hub_url,):
+            # The demo's hub may listen on another port this time: point the box at it.
+            write_sync_config(box.settings, [hub_url], config.secret, config.hub_id)
+        worker = _start(["sync-worker", "--data", str(box_dir)], {"MOTCUA_SYNC_INTERVAL_S": "10"})
+        token = create_token(box.db(), "canbo", actor="demo")
+        print("Một Cửa Edge — bản chạy thử", flush=True)
+        print(f"  Dữ liệu: {box.settings.data_dir}")
+        print(f"  Người dùng (mật khẩu {DEMO_PASSWORD}): " + ", ".join(f"{u} ({r})" for u, r, _ in DEMO_USERS))
+        print(f"  Token API của canbo: {token}")
+        print(f"  Thử: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/api/v1/dossiers")
+        print(f"  Máy chủ tỉnh (bảng theo dõi các máy): {hub_url}/fleet — quantri / {DEMO_PASSWORD}")
+        serve(box, host, port, banner="— mở địa chỉ này (Ctrl+C để dừng)")
+    finally:
+        for process in (worker, hub):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

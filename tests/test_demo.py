@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -14,6 +15,12 @@ from tests.conftest import stop_server
 
 def start_demo(data: Path) -> tuple[subprocess.Popen[str], str, str]:
     """Start the demo on a free port; return the process, its URL and the printed token."""
+    process, url, token, _ = start_demo_text(data)
+    return process, url, token
+
+
+def start_demo_text(data: Path) -> tuple[subprocess.Popen[str], str, str, str]:
+    """Start the demo on a free port; return the process, its URL, the printed token and all it printed."""
     process = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "demo", "--data", str(data), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -32,7 +39,7 @@ def start_demo(data: Path) -> tuple[subprocess.Popen[str], str, str]:
     url = re.search(r"đang chạy tại (http://127\.0\.0\.1:\d+)/", text)
     token = re.search(r"(mc_[A-Za-z0-9_-]+)", text)
     assert url and token, text
-    return process, url.group(1), token.group(1)
+    return process, url.group(1), token.group(1), text
 
 
 def test_demo_serves_an_office_with_history(tmp_path: Path) -> None:
@@ -56,5 +63,42 @@ def test_demo_serves_an_office_with_history(tmp_path: Path) -> None:
             f"{url}/api/v1/dossiers", params={"limit": 200}, headers={"Authorization": f"Bearer {token}"}, timeout=10
         ).json()
         assert len(again["items"]) == len(page["items"])
+    finally:
+        stop_server(process)
+
+
+def test_demo_runs_a_provincial_hub_and_syncs_with_it(tmp_path: Path) -> None:
+    process, url, token, text = start_demo_text(tmp_path / "demo-data")
+    try:
+        hub = re.search(r"(http://127\.0\.0\.1:\d+)/fleet", text)
+        online = re.search(r"trực tuyến ở tỉnh: (\S+)", text)
+        assert hub and online, text
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 90
+        found = None
+        # The dossier filed at the provincial portal comes down to the box through the sync worker.
+        while time.monotonic() < deadline:
+            found = requests.get(f"{url}/api/v1/dossiers/{online.group(1)}", headers=headers, timeout=10)
+            if found.status_code == 200:
+                break
+            time.sleep(1)
+        assert found is not None and found.status_code == 200, text
+        assert found.json()["status"] == "receiving" and found.json()["channel"] == "online"
+        # ...and the box's own dossiers go up: the hub holds one of the seeded ones.
+        admin = subprocess.run(
+            [sys.executable, "-m", "edge.cli", "hub", "token", "create", "--data", str(tmp_path / "demo-data" / "hub"),
+             "quantri"], capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        code = requests.get(f"{url}/api/v1/dossiers", params={"limit": 1}, headers=headers, timeout=10).json()
+        first = code["items"][0]["code"]
+        while time.monotonic() < deadline:
+            held = requests.get(f"{hub.group(1)}/api/v1/dossiers/{first}", headers={"Authorization": f"Bearer {admin}"},
+                                timeout=10)  # fmt: skip
+            if held.status_code == 200:
+                break
+            time.sleep(1)
+        assert held.status_code == 200, held.text
+        fleet = requests.get(f"{hub.group(1)}/api/v1/fleet", headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+        assert [box["commune_code"] for box in fleet.json()] == ["00004"]
     finally:
         stop_server(process)
