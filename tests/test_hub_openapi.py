@@ -146,6 +146,10 @@ def test_client_and_hub_keep_to_the_spec(tmp_path: Path, hub: tuple[str, Recorde
     ):
         got = requests.get(url + path, headers=admin, timeout=10)
         assert got.status_code == status, (path, got.text)
+    withdraw = f"{url}/api/v1/dossiers/{filed.json()['code']}/withdraw"
+    done = requests.post(withdraw, json={"reason": "Công dân rút hồ sơ"}, headers=admin, timeout=10)
+    assert done.status_code == 200 and done.json()["status"] == "cancelled"
+    assert requests.post(withdraw, json={"reason": "Lần nữa"}, headers=admin, timeout=10).status_code == 409
     assert requests.get(f"{url}/api/v1/fleet", timeout=10).status_code == 401
     secret = config.secret
     feed = "/sync/v1/communes/00002/feed"
