@@ -426,14 +426,14 @@ def table(result: dict[str, Any]) -> str:
         lines += ["", f"1. goodput (target ratio >= {part['target']['ratio_min']})"]
         lines.append(
             f"  {'link':<18} {'payload':>11} {'scans':>5} {'events':>6} {'link s':>7} {'plain POST s':>12}"
-            f" {'sync s':>7} {'ratio':>6} {'bytes up':>11}"
+            f" {'sync s':>7} {'ratio':>6} {'bytes up':>11} {'conns':>5}"
         )
         for p in part["profiles"].values():
             link = Profile(p["profile"], p["bandwidth_bps"], p["latency_ms"] / 1000).describe()
             lines.append(
                 f"  {link:<18} {p['payload_bytes']:>11,} {p['scans']:>5} {p['events']:>6} {p['link_s']:>7.1f}"
                 f" {p['baseline_s']:>12.2f} {p['push_s']:>7.2f} {p['ratio']:>6.3f} {p['push_bytes_up']:>11,}"
-                f"  {_mark(p['ok'])}"
+                f" {p['push_connections']:>5}  {_mark(p['ok'])}"
             )
     if "resume" in result:
         part = result["resume"]
