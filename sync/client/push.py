@@ -5,19 +5,30 @@ once (a slow link carries more that way); each hub answer is applied in one tran
 (edge.outbox.settle). A refused event stays queued with its reason and blocks nothing. A batch the
 hub cannot read at all is split until the event it cannot read is alone, and that one is refused.
 
-Scans: HEAD tells how many bytes the hub holds; a complete scan is never sent again; otherwise
-256 KiB chunks go from that offset, and the scan is confirmed only when the hub says it is complete.
+Scans: one POST /blobs/status per 1,000 waiting scans tells how many bytes of each the hub holds; a
+complete scan is confirmed without being sent. Small scans (at most one chunk, none of it held) go
+whole, many in one POST /blobs/pack; the others go in 256 KiB chunks from the offset the hub holds
+(resumable). A scan is confirmed only when the hub says it holds it complete. Against a hub without
+the batched endpoints the box falls back to a HEAD and chunks per scan.
+
+Each worker thread keeps its DB connection and HTTP session (a kept-alive connection to the hub)
+for all the batches and scans it sends, and closes them once when the push ends.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import struct
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
 
 from edge import outbox
 from edge.attachments import blob_path
@@ -30,8 +41,96 @@ from sync.protocol import MalformedAckError, decode_ack, encode_batch
 MAX_EVENTS = 500
 MAX_BATCH_BYTES = 2 * 1024 * 1024
 CHUNK_BYTES = 256 * 1024
+PACK_BYTES = 256 * 1024  # a pack lost to a reset costs no more than a lost chunk
+MAX_PACK_BLOBS = 1000
+STATUS_BATCH = 1000
 BATCH_TYPE = "application/vnd.motcua.batch+gzip"
+PACK_TYPE = "application/vnd.motcua.blobpack"
+PACK_MAGIC = b"MCP1"
+PACK_FRAME = struct.Struct(">32sI")  # a blob's raw SHA-256, then its length in bytes (big-endian)
 _UNREADABLE = frozenset({"malformed_batch", "batch_too_large"})
+_PACK_REFUSED = frozenset({"malformed_pack", "pack_too_large"})
+_BLOB_REFUSED = frozenset({"blob_hash_mismatch", "bad_blob_size", "chunk_too_large", "offset_mismatch"})
+_NOT_BUILT = frozenset({404, 405})  # a hub from before the batched blob endpoints
+T = TypeVar("T")
+
+
+class Crew:
+    """Worker threads draining one queue of jobs; each keeps its DB connection and HTTP session.
+
+    The calling thread is one of the `workers` (help() has it take jobs too, on the connection it
+    already holds); a thread starts with each submitted job until there are `workers` - 1 of them.
+    On leaving the `with` block the threads finish the queue, close their DB connection and HTTP
+    session once, and stop (the caller's own connections stay open, they are the caller's).
+    """
+
+    def __init__(self, box: Box, transport: Transport, workers: int, name: str) -> None:
+        self.box = box
+        self.transport = transport
+        self.workers = max(1, workers)
+        self.name = name
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue fn(*args) for a worker; return its future."""
+        future: Future[T] = Future()
+        with self._lock:
+            if len(self._threads) < self.workers - 1:
+                thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._jobs.put((future, fn, args))
+        return future
+
+    @staticmethod
+    def _run(job: tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]) -> None:
+        future, fn, args = job
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn(*args))
+            except BaseException as err:  # handed to whoever waits on the future
+                future.set_exception(err)
+
+    def _work(self) -> None:
+        try:
+            while (job := self._jobs.get()) is not None:
+                self._run(job)
+        finally:
+            self.box.close()
+            self.transport.close()
+
+    def help(self) -> None:
+        """Take queued jobs in the calling thread until the queue is empty."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is None:  # a stop put by close(): leave it for a worker thread
+                self._jobs.put(None)
+                return
+            self._run(job)
+
+    def close(self) -> None:
+        """Let the threads finish the queued jobs, then stop them (each closes its connections)."""
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+        for thread in threads:
+            thread.join()
+
+    def __enter__(self) -> Crew:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 @dataclass
@@ -108,15 +207,6 @@ def _post_batch(box: Box, transport: Transport, events: list[Event]) -> PushResu
     )
 
 
-def _in_thread(box: Box, transport: Transport, events: list[Event]) -> PushResult:
-    """Run one batch in a pool thread with its own DB connection and HTTP session, closed after."""
-    try:
-        return _post_batch(box, transport, events)
-    finally:
-        box.close()
-        transport.close()
-
-
 def push_events(
     box: Box,
     transport: Transport,
@@ -128,14 +218,16 @@ def push_events(
 ) -> PushResult:
     """Send every queued event (refused ones wait for a fix); raise when the hub cannot be reached."""
     total = PushResult()
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="motcua-push") as pool:
+    with Crew(box, transport, workers, "motcua-push") as crew:
         while not should_stop():
             pending = outbox.pending_events(box.db(), limit=max(1, workers) * max_events)
             if not pending:
                 break
             futures = [
-                pool.submit(_in_thread, box, transport, batch) for batch in plan_batches(pending, max_events, max_bytes)
+                crew.submit(_post_batch, box, transport, batch)
+                for batch in plan_batches(pending, max_events, max_bytes)
             ]
+            crew.help()
             failure: Exception | None = None
             progress = 0
             for future in futures:
@@ -209,6 +301,67 @@ def _head(transport: Transport, sha256: str) -> tuple[int, bool]:
     return offset, response.headers.get("X-Motcua-Blob-Complete") == "1"
 
 
+def blob_statuses(transport: Transport, names: list[str]) -> dict[str, tuple[int, bool]] | None:
+    """Ask the hub, 1,000 names a request, how many bytes of each scan it holds and whether it is complete.
+
+    Return None when the hub does not know the batched endpoint (an older hub: ask with HEAD instead).
+    """
+    states: dict[str, tuple[int, bool]] = {}
+    for start in range(0, len(names), STATUS_BATCH):
+        part = names[start : start + STATUS_BATCH]
+        try:
+            response = transport.request(
+                "POST",
+                "/sync/v1/blobs/status",
+                body=json.dumps({"sha256": part}).encode("ascii"),
+                content_type="application/json",
+            )
+        except HubRefusedError as err:
+            if err.http_status in _NOT_BUILT:
+                return None
+            raise
+        held = response.json()["blobs"]
+        for name in part:
+            entry = held.get(name) or {}
+            states[name] = (int(entry.get("offset", 0)), bool(entry.get("complete", False)))
+    return states
+
+
+def encode_pack(blobs: list[tuple[str, bytes]]) -> bytes:
+    """Frame whole scans into a pack body: "MCP1", then per scan its raw SHA-256, its length and its bytes."""
+    parts = [PACK_MAGIC]
+    for sha256, data in blobs:
+        parts += [PACK_FRAME.pack(bytes.fromhex(sha256), len(data)), data]
+    return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A waiting scan: its name, file and size, and how many of its bytes the hub holds."""
+
+    sha256: str
+    path: Path
+    size: int
+    offset: int = 0
+
+
+def plan_packs(scans: list[Scan], max_bytes: int = PACK_BYTES, max_blobs: int = MAX_PACK_BLOBS) -> list[list[Scan]]:
+    """Group small scans, in order, into packs whose body stays within max_bytes and max_blobs."""
+    packs: list[list[Scan]] = []
+    current: list[Scan] = []
+    size = len(PACK_MAGIC)
+    for scan in scans:
+        cost = PACK_FRAME.size + scan.size
+        if current and (len(current) >= max_blobs or size + cost > max_bytes):
+            packs.append(current)
+            current, size = [], len(PACK_MAGIC)
+        current.append(scan)
+        size += cost
+    if current:
+        packs.append(current)
+    return packs
+
+
 def _upload(transport: Transport, sha256: str, path: str, size: int, offset: int, chunk: int, meter: BlobMeter) -> bool:
     """Send a scan's chunks from offset; return whether the hub now holds it complete."""
     mismatches = 0
@@ -240,25 +393,40 @@ def _upload(transport: Transport, sha256: str, path: str, size: int, offset: int
     return False
 
 
-def _push_blob(box: Box, transport: Transport, sha256: str, chunk: int, meter: BlobMeter, result: BlobResult) -> None:
-    """Send one scan the hub lacks (or confirm one it holds); note a per-scan failure in result."""
+def _corrupt(sha256: str) -> str:
+    return f"Tệp scan {sha256[:12]}… trên máy bị hỏng (mã băm không khớp)."
+
+
+def _push_blob(
+    box: Box,
+    transport: Transport,
+    sha256: str,
+    chunk: int,
+    meter: BlobMeter,
+    result: BlobResult,
+    held: tuple[int, bool] | None = None,
+) -> None:
+    """Send one scan in chunks (or confirm one the hub holds); note a per-scan failure in result.
+
+    `held` is what the hub said it holds (from blob_statuses); without it the box asks with HEAD.
+    """
     path = blob_path(box.settings.blob_dir, sha256)
     if not path.is_file():
         result.fail(sha256, f"Không thấy tệp scan {sha256[:12]}… trên máy.")
         return
-    offset, complete = _head(transport, sha256)
+    offset, complete = held if held is not None else _head(transport, sha256)
     if complete:
         outbox.blob_confirmed(box.db(), sha256)
         result.add(already_held=1)
         return
     if _file_sha256(str(path)) != sha256:
-        result.fail(sha256, f"Tệp scan {sha256[:12]}… trên máy bị hỏng (mã băm không khớp).")
+        result.fail(sha256, _corrupt(sha256))
         return
     size = path.stat().st_size
     try:
         done = _upload(transport, sha256, str(path), size, min(offset, size), chunk, meter)
     except HubRefusedError as err:
-        if err.code not in ("blob_hash_mismatch", "bad_blob_size", "chunk_too_large", "offset_mismatch"):
+        if err.code not in _BLOB_REFUSED:
             raise
         result.fail(sha256, err.vi)
         return
@@ -269,16 +437,67 @@ def _push_blob(box: Box, transport: Transport, sha256: str, chunk: int, meter: B
         result.fail(sha256, f"Máy chủ tỉnh chưa nhận đủ tệp scan {sha256[:12]}….")
 
 
+def _push_pack(
+    box: Box, transport: Transport, scans: list[Scan], meter: BlobMeter, result: BlobResult, chunk: int
+) -> None:
+    """Send small scans whole in one pack; confirm those the hub stored or held, note those it refused.
+
+    A hub without packs (404/405) gets them one by one in chunks instead.
+    """
+    blobs: list[tuple[str, bytes]] = []
+    for scan in scans:
+        try:
+            data = scan.path.read_bytes()
+        except OSError:
+            result.fail(scan.sha256, f"Không đọc được tệp scan {scan.sha256[:12]}… trên máy.")
+            continue
+        if hashlib.sha256(data).hexdigest() != scan.sha256:
+            result.fail(scan.sha256, _corrupt(scan.sha256))
+            continue
+        blobs.append((scan.sha256, data))
+    if not blobs:
+        return
+    for sha256, data in blobs:
+        meter.count(sha256, 0, len(data))
+    try:
+        response = transport.request("POST", "/sync/v1/blobs/pack", body=encode_pack(blobs), content_type=PACK_TYPE)
+    except HubRefusedError as err:
+        if err.http_status in _NOT_BUILT:
+            for sha256, _ in blobs:
+                _push_blob(box, transport, sha256, chunk, meter, result)
+            return
+        if err.code not in _PACK_REFUSED:
+            raise
+        for sha256, _ in blobs:
+            result.fail(sha256, err.vi)
+        return
+    answer = response.json()
+    ours = {sha256 for sha256, _ in blobs}
+    stored = [str(n) for n in answer["stored"] if n in ours]
+    held = [str(n) for n in answer["already_held"] if n in ours]
+    refused = {
+        str(r["sha256"]): str(r.get("message") or r.get("code")) for r in answer["rejected"] if r["sha256"] in ours
+    }
+    for sha256 in (*stored, *held):
+        outbox.blob_confirmed(box.db(), sha256)
+    result.add(confirmed=len(stored), already_held=len(held))
+    for sha256, reason in refused.items():
+        result.fail(sha256, reason)
+    for sha256 in sorted(ours - set(stored) - set(held) - set(refused)):
+        result.fail(sha256, f"Máy chủ tỉnh không trả lời về tệp scan {sha256[:12]}….")
+
+
 def push_blobs(
     box: Box,
     transport: Transport,
     *,
     chunk: int = CHUNK_BYTES,
+    pack_bytes: int = PACK_BYTES,
     meter: BlobMeter | None = None,
     workers: int = 3,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> BlobResult:
-    """Send every scan the hub lacks, several at once, resuming where each stopped.
+    """Send every scan the hub lacks: small ones in packs, big ones in resumable chunks, several at once.
 
     Raises the first error that is not about one scan (the hub unreachable, the box refused); the
     scans not started by then wait for the next cycle.
@@ -286,21 +505,53 @@ def push_blobs(
     meter = meter if meter is not None else BlobMeter()
     result = BlobResult()
     failures: list[Exception] = []
+    scans: list[Scan] = []
+    for sha256 in outbox.pending_blobs(box.db(), limit=100_000):
+        path = blob_path(box.settings.blob_dir, sha256)
+        if path.is_file():
+            scans.append(Scan(sha256, path, path.stat().st_size))
+        else:
+            result.fail(sha256, f"Không thấy tệp scan {sha256[:12]}… trên máy.")
+    if not scans or should_stop():
+        return result
+    jobs: list[tuple[int, Callable[..., None], tuple[Any, ...]]] = []  # (bytes to send, job, its arguments)
 
-    def one(sha256: str) -> None:
+    def guarded(job: Callable[..., None], args: tuple[Any, ...]) -> None:
         if failures or should_stop():
-            return  # the link failed for another scan: do not wait for the same timeout again
+            return  # the link failed for another job: do not wait for the same timeout again
         try:
-            _push_blob(box, transport, sha256, chunk, meter, result)
+            job(*args)
         except Exception as err:
             failures.append(err)
-        finally:
-            box.close()
-            transport.close()
 
-    pending = outbox.pending_blobs(box.db(), limit=100_000)
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="motcua-blob") as pool:
-        list(pool.map(one, pending))
+    with Crew(box, transport, workers, "motcua-blob") as crew:
+        # The first pack goes while the hub is asked about the rest, so the link is busy from the start
+        # (at worst one pack's bytes the hub already held, as much as a reset may cost).
+        lead = plan_packs([s for s in scans if s.size <= chunk], pack_bytes)[:1]
+        futures = [crew.submit(guarded, _push_pack, (box, transport, pack, meter, result, chunk)) for pack in lead]
+        leading = {s.sha256 for pack in lead for s in pack}
+        rest = [s for s in scans if s.sha256 not in leading]
+        states = blob_statuses(transport, [s.sha256 for s in rest]) if rest else {}
+        small: list[Scan] = []
+        for scan in rest:
+            if states is None:
+                jobs.append((scan.size, _push_blob, (box, transport, scan.sha256, chunk, meter, result)))
+                continue
+            offset, complete = states[scan.sha256]
+            if complete:
+                outbox.blob_confirmed(box.db(), scan.sha256)
+                result.add(already_held=1)
+            elif offset == 0 and scan.size <= chunk:
+                small.append(scan)
+            else:
+                held = (offset, complete)
+                jobs.append((scan.size - offset, _push_blob, (box, transport, scan.sha256, chunk, meter, result, held)))
+        for pack in plan_packs(small, pack_bytes):
+            jobs.append((sum(s.size for s in pack), _push_pack, (box, transport, pack, meter, result, chunk)))
+        jobs.sort(key=lambda job: -job[0])  # the longest first: the last to finish is a short one
+        futures += [crew.submit(guarded, job, args) for _, job, args in jobs]
+        crew.help()
+        wait(futures)
     if failures:
         raise failures[0]
     return result

@@ -12,7 +12,17 @@ from flask import Blueprint, Response, jsonify, request
 from edge.calendar import TZ
 from edge.events import iso
 from sync.hub.auth import verified_box
-from sync.hub.blobs import BlobSizeError, blob_state, check_sha256, put_chunk
+from sync.hub.blobs import (
+    MAX_STATUS_BLOBS,
+    BlobNameError,
+    BlobSizeError,
+    blob_state,
+    blob_states,
+    check_sha256,
+    decode_pack,
+    put_chunk,
+    store_pack,
+)
 from sync.hub.boxes import enroll
 from sync.hub.context import hub_context
 from sync.hub.feed import DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, check_commune_code, read_feed
@@ -166,6 +176,43 @@ def blob(sha256: str) -> Response:
     response = jsonify({"offset": state.offset, "complete": state.complete})
     response.headers.update(_blob_headers(state.offset, state.complete))
     return response
+
+
+@bp.post("/blobs/status")
+def blobs_status() -> Response:
+    """Answer how much of each named blob the hub holds: {"sha256": [names]} → {"blobs": {name: state}}.
+
+    Only the blobs the hub holds some of are answered (most names are of new scans: a short answer).
+    """
+    verified_box()
+    ctx = hub_context()
+    names = _json_object().get("sha256")
+    if (
+        not isinstance(names, list)
+        or not 1 <= len(names) <= MAX_STATUS_BLOBS
+        or not all(isinstance(n, str) for n in names)
+    ):
+        raise _invalid(
+            "sha256",
+            f"phải là danh sách 1–{MAX_STATUS_BLOBS} mã SHA-256",
+            f"must be a list of 1–{MAX_STATUS_BLOBS} SHA-256 names",
+        )
+    try:
+        states = blob_states(ctx.db, names)
+    except BlobNameError as err:
+        raise _invalid("sha256", "chứa một tên không phải mã SHA-256", "holds a name that is not a SHA-256") from err
+    held = {n: {"offset": s.offset, "complete": s.complete} for n, s in states.items() if s.offset or s.complete}
+    return jsonify({"blobs": held})  # a name the hub holds no byte of is left out: 0, not complete
+
+
+@bp.post("/blobs/pack")
+def blobs_pack() -> Response:
+    """Store a pack of whole small blobs; answer which were stored, already held, or refused."""
+    verified_box()
+    ctx = hub_context()
+    blobs = decode_pack(request.get_data(cache=True))
+    result = store_pack(ctx.db, blobs, now_iso=ctx.now_iso(), max_chunk_bytes=ctx.settings.max_chunk_bytes)
+    return jsonify(result.to_dict())
 
 
 @bp.get("/communes/<commune_code>/feed")
