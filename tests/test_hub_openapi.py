@@ -166,6 +166,9 @@ def test_client_and_hub_keep_to_the_spec(tmp_path: Path, hub: tuple[str, Recorde
                         headers={**sign(secret, config.box_id, "PUT", blob, query, b"abcde"),
                                  "Content-Type": "application/octet-stream"})  # fmt: skip
     assert skip.status_code == 409 and skip.json()["offset"] == 0
+    # The box asks with POST /blobs/status; HEAD stays for a single blob.
+    head = requests.head(url + blob, headers=sign(secret, config.box_id, "HEAD", blob, None, b""), timeout=10)
+    assert head.status_code == 200 and head.headers["X-Motcua-Blob-Offset"] == "0"
     unsigned = requests.post(url + "/sync/v1/heartbeat", json={"taken_at": "2026-11-26T10:00:00+07:00"}, timeout=10)
     assert unsigned.status_code == 401
 
