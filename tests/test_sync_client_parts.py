@@ -19,7 +19,7 @@ from edge.users import User
 from sync.client.config import load_sync_config, write_sync_config
 from sync.client.errors import HubRefusedError, HubUnreachableError
 from sync.client.heartbeat import build_heartbeat, take_heartbeat
-from sync.client.push import plan_batches
+from sync.client.push import CHUNK_BYTES, UPLOAD_SIZE_KEY, adapt_upload_size, plan_batches, upload_size
 from sync.client.transport import Backoff, Transport
 from tests.conftest import dossier_body
 
@@ -183,3 +183,16 @@ def test_the_heartbeat_body_follows_the_protocol(box: Box, officer: User, tmp_pa
     assert body["last_push_error"] == "Không kết nối được máy chủ tỉnh." and body["devices"] == []
     take_heartbeat(box)
     assert syncstate.heartbeat_backlog(box.db()) == 1
+
+
+def test_upload_size_shrinks_when_the_link_drops_mid_upload_and_grows_back(box: Box) -> None:
+    db = box.db()
+    assert upload_size(db) == CHUNK_BYTES  # a new box starts with whole chunks
+    sizes = [adapt_upload_size(db, link_failed=True, sent=False) for _ in range(6)]
+    assert sizes == [128 * 1024, 64 * 1024, 32 * 1024, 16 * 1024, 16 * 1024, 16 * 1024]
+    assert upload_size(db) == 16 * 1024  # kept: a restarted worker starts from what fits the link
+    assert adapt_upload_size(db, link_failed=False, sent=False) == 16 * 1024  # nothing sent proves nothing
+    grown = [adapt_upload_size(db, link_failed=False, sent=True) for _ in range(6)]
+    assert grown == [32 * 1024, 64 * 1024, 128 * 1024, CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES]
+    syncstate.put(db, UPLOAD_SIZE_KEY, "garbage")
+    assert upload_size(db) == CHUNK_BYTES

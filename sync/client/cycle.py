@@ -20,10 +20,20 @@ from sync.client.config import SyncConfig, require_sync_config
 from sync.client.errors import HubUnreachableError
 from sync.client.heartbeat import send_heartbeats, take_heartbeat
 from sync.client.pull import PullResult, pull_feed
-from sync.client.push import BlobMeter, BlobResult, PushResult, push_blobs, push_events
+from sync.client.push import (
+    BlobMeter,
+    BlobResult,
+    PushResult,
+    adapt_upload_size,
+    push_blobs,
+    push_events,
+    upload_size,
+)
 from sync.client.transport import Transport, transport_for
 
 log = logging.getLogger("motcua.sync")
+# An event batch may hold this many times the upload size in JSON: gzip shrinks it about that much.
+BATCH_PER_UPLOAD = 4
 _MALFORMED = (
     "Máy chủ tỉnh trả lời không đúng định dạng; sẽ thử lại ở lần đồng bộ sau.",
     "The hub's answer is malformed; the next cycle tries again.",
@@ -99,12 +109,27 @@ def sync_once(
     result = CycleResult()
     db = box.db()
     try:
+        size = upload_size(db)  # shrunk after a link that dropped mid-upload, grown back after clean pushes
 
         def events() -> None:
-            result.pushed = push_events(box, link, workers=config.workers, should_stop=should_stop)
+            try:
+                result.pushed = push_events(
+                    box, link, workers=config.workers, max_bytes=size * BATCH_PER_UPLOAD, should_stop=should_stop
+                )
+            except HubUnreachableError:
+                adapt_upload_size(db, link_failed=True, sent=False)
+                raise
 
         def scans() -> None:
-            result.blobs = push_blobs(box, link, meter=meter, workers=config.workers, should_stop=should_stop)
+            try:
+                result.blobs = push_blobs(
+                    box, link, chunk=size, pack_bytes=size, meter=meter, workers=config.workers, should_stop=should_stop
+                )
+            except HubUnreachableError:
+                adapt_upload_size(db, link_failed=True, sent=False)
+                raise
+            sent = result.blobs.confirmed > 0 or result.pushed.accepted > 0
+            adapt_upload_size(db, link_failed=False, sent=sent)
             if result.blobs.failed:
                 reasons = sorted({reason for _, reason in result.blobs.failed})
                 raise EdgeError(

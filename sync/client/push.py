@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from edge import outbox
+from edge import outbox, syncstate
 from edge.attachments import blob_path
 from edge.box import Box
 from edge.events import Event
@@ -42,6 +42,34 @@ MAX_EVENTS = 500
 MAX_BATCH_BYTES = 2 * 1024 * 1024
 CHUNK_BYTES = 256 * 1024
 PACK_BYTES = 256 * 1024  # a pack lost to a reset costs no more than a lost chunk
+MIN_UPLOAD_BYTES = 16 * 1024
+UPLOAD_SIZE_KEY = "upload_bytes"
+
+
+def upload_size(db: Any) -> int:
+    """Return the chunk and pack size to use now: what the link last carried whole (see adapt_upload_size)."""
+    value = syncstate.get(db, UPLOAD_SIZE_KEY, CHUNK_BYTES)
+    return max(MIN_UPLOAD_BYTES, min(CHUNK_BYTES, int(value))) if isinstance(value, int | float) else CHUNK_BYTES
+
+
+def adapt_upload_size(db: Any, *, link_failed: bool, sent: bool) -> int:
+    """Halve the upload size after the link dropped mid-upload; double it back after a clean push.
+
+    A link that resets every few seconds never carries a request that takes longer than that: with
+    several uploads sharing a 512 kbit/s link, a 256 KiB chunk needs 10 s or more, so the box
+    shrinks its requests until they fit between the resets (down to 16 KiB), and grows them again
+    once pushes go through, since on a good link large requests waste the fewest round trips.
+    The size is kept in sync_state, so a restarted worker or `sync once` starts from what worked.
+    """
+    size = upload_size(db)
+    if link_failed:
+        size = max(MIN_UPLOAD_BYTES, size // 2)
+    elif sent:
+        size = min(CHUNK_BYTES, size * 2)
+    syncstate.put(db, UPLOAD_SIZE_KEY, size)
+    return size
+
+
 MAX_PACK_BLOBS = 1000
 STATUS_BATCH = 1000
 BATCH_TYPE = "application/vnd.motcua.batch+gzip"
