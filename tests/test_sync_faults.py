@@ -85,7 +85,9 @@ def assert_exactly_once(settings: Settings, hub: Hub, database_url: str) -> None
         got = requests.get(f"{hub.url}/api/v1/blobs/{sha}", headers=hub.headers(), timeout=30)
         assert got.status_code == 200, got.text
         assert hashlib.sha256(got.content).hexdigest() == sha
-    pending = box.db().execute("SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM blob_outbox)").fetchone()[0]
+    pending = (
+        box.db().execute("SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM blob_outbox)").fetchone()[0]
+    )
     box.close()
     assert pending == 0
 
