@@ -6,6 +6,7 @@ accept exactly the same input.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from edge.identity import clean_email, clean_phone, clean_sex, parse_birth_date,
 from edge.text import clean_address, clean_free_text, clean_name
 
 CHANNELS = ("counter", "online", "post")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9-]{8,64}", re.ASCII)
 RETURN_METHODS = ("counter", "post")
 _MAX_DOCUMENTS = 100
 
@@ -143,3 +145,17 @@ def parse_filing(data: object, today: datetime) -> dict[str, Any]:
         "return_address": return_address,
         "notes": notes,
     }
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """Return a valid idempotency key (None when absent); raise ValidationError when it is malformed."""
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise field_error(
+            "idempotency_key",
+            "Khóa chống gửi trùng không hợp lệ (8–64 chữ, số hoặc dấu -).",
+            "The idempotency key is invalid (8–64 letters, digits or dashes).",
+            "invalid_idempotency_key",
+        )
+    return key

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, time
 from typing import Any
@@ -13,14 +12,12 @@ from edge import audit, events, projection
 from edge.box import Box
 from edge.codes import allocate_code
 from edge.deadline import compute_due_at
-from edge.dossier_fields import field_error, parse_filing, procedure_snapshot
+from edge.dossier_fields import check_idempotency_key, parse_filing, procedure_snapshot
 from edge.errors import NotFoundError, ValidationError
 from edge.lifecycle import fold
 from edge.procedures import get_procedure
 from edge.store.db import write
 from edge.users import User, require
-
-_KEY = re.compile(r"[A-Za-z0-9-]{8,64}", re.ASCII)
 
 
 def due_for(box: Box, procedure: dict[str, Any], received_at: datetime) -> datetime:
@@ -29,17 +26,6 @@ def due_for(box: Box, procedure: dict[str, Any], received_at: datetime) -> datet
     return compute_due_at(
         box.calendar(), received_at, float(procedure["processing_days"]), time.fromisoformat(cutoff) if cutoff else None
     )
-
-
-def _check_key(key: str) -> str:
-    if not _KEY.fullmatch(key):
-        raise field_error(
-            "idempotency_key",
-            "Khóa chống gửi trùng không hợp lệ (8–64 chữ, số hoặc dấu -).",
-            "The idempotency key is invalid (8–64 letters, digits or dashes).",
-            "invalid_idempotency_key",
-        )
-    return key
 
 
 def code_for_key(db: sqlite_utils.Database, key: str) -> str | None:
@@ -59,7 +45,7 @@ def receive_dossier(
     lost answer) returns the dossier the first call made instead of making another.
     """
     require(user, "dossier.create")
-    key = _check_key(idempotency_key) if idempotency_key is not None else None
+    key = check_idempotency_key(idempotency_key)
     now = box.now()
     filing = parse_filing(data, now)
     applicant, documents, channel = filing["applicant"], filing["documents"], filing["channel"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ import sqlite_utils
 from edge import audit
 from edge.errors import AuthError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from edge.events import now_iso
+from edge.passwords import check_password, hash_password, token_hash
 from edge.store.db import write
 
 ROLES = {
@@ -35,7 +34,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "devices.manage": frozenset({"technician", "admin"}),
 }
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}", re.ASCII)
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 @dataclass(frozen=True)
@@ -60,23 +58,6 @@ def require(user: User, permission: str) -> None:
             f"The role “{label[1]}” may not do this.",
             code="forbidden",
         )
-
-
-def hash_password(password: str) -> str:
-    """Hash a password with scrypt and a random salt."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    """Return whether the password matches the stored hash."""
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        fresh = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
-    except ValueError:
-        return False
-    return hmac.compare_digest(fresh.hex(), digest)
 
 
 def add_user(
@@ -140,10 +121,6 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str) -> Use
     return User(row[0], row[1], row[2])
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_token(db: sqlite_utils.Database, username: str, actor: str = "cli") -> str:
     """Create an API token for a user and return it (only its hash is stored)."""
     get_user(db, username)
@@ -151,7 +128,7 @@ def create_token(db: sqlite_utils.Database, username: str, actor: str = "cli") -
     with write(db):
         db.execute(
             "INSERT INTO api_tokens (token_hash, username, created_at) VALUES (?, ?, ?)",
-            [_token_hash(token), username, now_iso()],
+            [token_hash(token), username, now_iso()],
         )
         audit.record(db, actor, "token_created", target=username)
     return token
@@ -162,7 +139,7 @@ def user_for_token(db: sqlite_utils.Database, token: str) -> User:
     row = db.execute(
         "SELECT u.username, u.role, u.full_name FROM api_tokens t JOIN users u ON u.username = t.username"
         " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.active = 1",
-        [_token_hash(token)],
+        [token_hash(token)],
     ).fetchone()
     if not row:
         raise AuthError(

@@ -28,6 +28,7 @@ HUB_MAY_USE = (
     "edge.hlc",
     "edge.identity",
     "edge.lifecycle",
+    "edge.passwords",
     "edge.text",
 )
 OUTER_LIBRARIES = ("flask", "werkzeug", "requests", "serial", "waitress", "escpos")

@@ -19,14 +19,13 @@ from zoneinfo import ZoneInfo
 
 from edge.catalogue import parse_procedure
 from edge.codeformat import HUB_FIRST, HUB_LAST, format_code, next_number
-from edge.dossier_fields import field_error, parse_filing, procedure_snapshot
+from edge.dossier_fields import check_idempotency_key, parse_filing, procedure_snapshot
 from edge.errors import ConflictError, NotFoundError, ValidationError
 from edge.events import Event
 from edge.hlc import next_hlc
 from sync.hub.db import HubDB
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-_KEY = re.compile(r"[A-Za-z0-9-]{8,64}", re.ASCII)
 _COMMUNE = re.compile(r"[0-9]{5}", re.ASCII)
 
 
@@ -66,16 +65,7 @@ def allocate_hub_code(db: HubDB, agency_code: str, now: datetime) -> str:
 
 def check_key(key: str | None) -> str | None:
     """Return a valid idempotency key, None when absent; raise ValidationError when malformed."""
-    if key is None:
-        return None
-    if not _KEY.fullmatch(key):
-        raise field_error(
-            "idempotency_key",
-            "Khóa chống gửi trùng không hợp lệ (8–64 chữ, số hoặc dấu -).",
-            "The idempotency key is invalid (8–64 letters, digits or dashes).",
-            "invalid_idempotency_key",
-        )
-    return key
+    return check_idempotency_key(key)
 
 
 def hub_procedure(db: HubDB, code: str) -> dict[str, Any]:

@@ -6,8 +6,6 @@ token (only its SHA-256 is stored); the dashboard pages use the app's signed ses
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Callable
@@ -18,36 +16,17 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, jsonify, redirect, request, session, url_for
 
 from edge.errors import ConflictError, NotFoundError, ValidationError
+from edge.passwords import check_password as password_matches
+from edge.passwords import hash_password, token_hash
 from sync.hub.db import HubDB
 
 ROLES: dict[str, tuple[str, str]] = {"admin": ("Quản trị", "Administrator"), "viewer": ("Theo dõi", "Viewer")}
 _RANK = {"viewer": 1, "admin": 2}
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}", re.ASCII)
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _TOKEN_TOUCH = timedelta(minutes=1)  # last_used_at is refreshed at most this often
 SESSION_USER = "hub_user"
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def hash_password(password: str) -> str:
-    """Hash a password with scrypt and a random salt."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def _password_matches(password: str, stored: str) -> bool:
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        fresh = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
-    except ValueError:
-        return False
-    return hmac.compare_digest(fresh.hex(), digest)
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def add_user(db: HubDB, username: str, role: str, password: str, now_iso: str) -> None:
@@ -95,7 +74,7 @@ def create_token(db: HubDB, username: str, now_iso: str) -> str:
     with db.transaction():
         db.execute(
             "INSERT INTO tokens (token_hash, username, created_at) VALUES (?, ?, ?)",
-            [_token_hash(token), username, now_iso],
+            [token_hash(token), username, now_iso],
         )
     return token
 
@@ -104,7 +83,7 @@ def user_for_token(db: HubDB, token: str) -> dict[str, Any] | None:
     """Return {"username", "role"} for a valid token of an active user, else None."""
     if not token:
         return None
-    digest = _token_hash(token)
+    digest = token_hash(token)
     row = db.one(
         "SELECT u.username, u.role, t.last_used_at FROM tokens t JOIN users u ON u.username = t.username"
         " WHERE t.token_hash = ? AND u.disabled = 0",
@@ -122,7 +101,7 @@ def user_for_token(db: HubDB, token: str) -> dict[str, Any] | None:
 def check_password(db: HubDB, username: str, password: str) -> dict[str, Any] | None:
     """Return {"username", "role"} when the password is right for an active user, else None."""
     row = db.one("SELECT username, role, password_hash FROM users WHERE username = ? AND disabled = 0", [username])
-    if row is None or not _password_matches(password, row[2]):
+    if row is None or not password_matches(password, row[2]):
         return None
     return {"username": row[0], "role": row[1]}
 
