@@ -225,3 +225,19 @@ def test_an_older_hub_without_packs_gets_each_scan_with_head_and_chunks(tmp_path
     scans = box_scans(settings)
     assert all(hub_scans(hub).get(sha) == data for sha, data in scans.items())
     box.close()
+
+
+def test_a_small_upload_size_asks_about_scans_window_by_window(tmp_path: Path, hub: Hub) -> None:
+    """After resets shrank the upload size, a backlog goes in windows whose status request fits between resets."""
+    settings = make_box(tmp_path)
+    provision(settings, hub.add_box("00001", "UBND xã Thử Nghiệm"), hub.url)
+    fill(settings, 100)  # 300 scans
+    box = open_box(settings.data_dir)
+    link = counting(box)
+    result = push_blobs(box, link, chunk=16 * 1024, pack_bytes=16 * 1024)
+    assert result.confirmed == 300 and not result.failed
+    # 16 KiB / 70 bytes a name → windows of 234 names: two status requests (one per window, minus lead packs).
+    assert link.calls["POST blobs/status"] == 2, link.calls
+    assert box_scans(settings).items() <= hub_scans(hub).items()
+    link.close()
+    box.close()

@@ -130,7 +130,7 @@ def _bad_link_push(tmp_path: Path, pg_hub: tuple[Hub, str], dossiers: int) -> No
         proxy.set_bandwidth(512_000)
         proxy.set_latency(0.3)
         proxy.set_resets(every_s=4.0, seed=1)
-        sync_until_done(settings)
+        sync_until_done(settings, attempts=max(200, dossiers // 3))
         assert proxy.stats().resets_injected >= 1, "the link never reset: the test did not test resets"
     assert_exactly_once(settings, hub, url)
 

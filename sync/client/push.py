@@ -72,6 +72,8 @@ def adapt_upload_size(db: Any, *, link_failed: bool, sent: bool) -> int:
 
 MAX_PACK_BLOBS = 1000
 STATUS_BATCH = 1000
+STATUS_BYTES_PER_NAME = 70  # a hex SHA-256 in the JSON list of a status request
+STATUS_MIN_WINDOW = 64
 BATCH_TYPE = "application/vnd.motcua.batch+gzip"
 PACK_TYPE = "application/vnd.motcua.blobpack"
 PACK_MAGIC = b"MCP1"
@@ -515,6 +517,47 @@ def _push_pack(
         result.fail(sha256, f"Máy chủ tỉnh không trả lời về tệp scan {sha256[:12]}….")
 
 
+def _send_window(
+    box: Box,
+    transport: Transport,
+    crew: Crew,
+    scans: list[Scan],
+    chunk: int,
+    pack_bytes: int,
+    meter: BlobMeter,
+    result: BlobResult,
+    guarded: Callable[[Callable[..., None], tuple[Any, ...]], None],
+) -> list[Future[None]]:
+    """Ask the hub about one window of scans and submit their packs and chunked uploads; return the futures."""
+    jobs: list[tuple[int, Callable[..., None], tuple[Any, ...]]] = []  # (bytes to send, job, its arguments)
+    # The first pack goes while the hub is asked about the rest, so the link is busy from the start
+    # (at worst one pack's bytes the hub already held, as much as a reset may cost).
+    lead = plan_packs([s for s in scans if s.size <= chunk], pack_bytes)[:1]
+    futures = [crew.submit(guarded, _push_pack, (box, transport, pack, meter, result, chunk)) for pack in lead]
+    leading = {s.sha256 for pack in lead for s in pack}
+    rest = [s for s in scans if s.sha256 not in leading]
+    states = blob_statuses(transport, [s.sha256 for s in rest]) if rest else {}
+    small: list[Scan] = []
+    for scan in rest:
+        if states is None:
+            jobs.append((scan.size, _push_blob, (box, transport, scan.sha256, chunk, meter, result)))
+            continue
+        offset, complete = states[scan.sha256]
+        if complete:
+            outbox.blob_confirmed(box.db(), scan.sha256)
+            result.add(already_held=1)
+        elif offset == 0 and scan.size <= chunk:
+            small.append(scan)
+        else:
+            held = (offset, complete)
+            jobs.append((scan.size - offset, _push_blob, (box, transport, scan.sha256, chunk, meter, result, held)))
+    for pack in plan_packs(small, pack_bytes):
+        jobs.append((sum(s.size for s in pack), _push_pack, (box, transport, pack, meter, result, chunk)))
+    jobs.sort(key=lambda job: -job[0])  # the longest first: the last to finish is a short one
+    futures += [crew.submit(guarded, job, args) for _, job, args in jobs]
+    return futures
+
+
 def push_blobs(
     box: Box,
     transport: Transport,
@@ -542,7 +585,6 @@ def push_blobs(
             result.fail(sha256, f"Không thấy tệp scan {sha256[:12]}… trên máy.")
     if not scans or should_stop():
         return result
-    jobs: list[tuple[int, Callable[..., None], tuple[Any, ...]]] = []  # (bytes to send, job, its arguments)
 
     def guarded(job: Callable[..., None], args: tuple[Any, ...]) -> None:
         if failures or should_stop():
@@ -552,34 +594,19 @@ def push_blobs(
         except Exception as err:
             failures.append(err)
 
+    # Scans go window by window: the hub is asked about one window's names, then that window is sent
+    # and confirmed. On a link that resets every few seconds a whole backlog's status requests would
+    # never fit between two resets; a window's does, and each window's progress is kept. The window
+    # shrinks with the upload size (names cost about 70 bytes each in a status request).
+    window = max(STATUS_MIN_WINDOW, min(STATUS_BATCH, chunk // STATUS_BYTES_PER_NAME))
     with Crew(box, transport, workers, "motcua-blob") as crew:
-        # The first pack goes while the hub is asked about the rest, so the link is busy from the start
-        # (at worst one pack's bytes the hub already held, as much as a reset may cost).
-        lead = plan_packs([s for s in scans if s.size <= chunk], pack_bytes)[:1]
-        futures = [crew.submit(guarded, _push_pack, (box, transport, pack, meter, result, chunk)) for pack in lead]
-        leading = {s.sha256 for pack in lead for s in pack}
-        rest = [s for s in scans if s.sha256 not in leading]
-        states = blob_statuses(transport, [s.sha256 for s in rest]) if rest else {}
-        small: list[Scan] = []
-        for scan in rest:
-            if states is None:
-                jobs.append((scan.size, _push_blob, (box, transport, scan.sha256, chunk, meter, result)))
-                continue
-            offset, complete = states[scan.sha256]
-            if complete:
-                outbox.blob_confirmed(box.db(), scan.sha256)
-                result.add(already_held=1)
-            elif offset == 0 and scan.size <= chunk:
-                small.append(scan)
-            else:
-                held = (offset, complete)
-                jobs.append((scan.size - offset, _push_blob, (box, transport, scan.sha256, chunk, meter, result, held)))
-        for pack in plan_packs(small, pack_bytes):
-            jobs.append((sum(s.size for s in pack), _push_pack, (box, transport, pack, meter, result, chunk)))
-        jobs.sort(key=lambda job: -job[0])  # the longest first: the last to finish is a short one
-        futures += [crew.submit(guarded, job, args) for _, job, args in jobs]
-        crew.help()
-        wait(futures)
+        for start in range(0, len(scans), window):
+            if failures or should_stop():
+                break
+            part = scans[start : start + window]
+            futures = _send_window(box, transport, crew, part, chunk, pack_bytes, meter, result, guarded)
+            crew.help()
+            wait(futures)
     if failures:
         raise failures[0]
     return result
