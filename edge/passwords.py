@@ -1,10 +1,20 @@
-"""Password and token hashing, shared by the box's users and the hub's (pure: no database)."""
+"""Credentials shared by the box's users and the hub's: the rules for a new account, password and token hashing.
+
+Pure functions, no database.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+from collections.abc import Collection
+
+from edge.errors import ValidationError
+
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}", re.ASCII)
+MIN_PASSWORD = 8
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -29,3 +39,28 @@ def check_password(password: str, stored: str) -> bool:
 def token_hash(token: str) -> str:
     """Return what is stored of an API token: its SHA-256 in hex."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_new_account(username: object, role: object, password: object, roles: Collection[str]) -> None:
+    """Raise ValidationError (vi and en) unless the username, role and password make a valid new account."""
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
+        raise ValidationError(
+            "Tên đăng nhập chỉ gồm chữ thường không dấu, số và . _ -, dài 2–32 ký tự.",
+            "A username is 2–32 lower-case letters, digits and . _ -.",
+            code="invalid_username",
+            field="username",
+        )
+    if role not in roles:
+        raise ValidationError(
+            f"Vai trò phải là một trong: {', '.join(roles)}.",
+            f"The role must be one of: {', '.join(roles)}.",
+            code="invalid_role",
+            field="role",
+        )
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise ValidationError(
+            f"Mật khẩu phải có ít nhất {MIN_PASSWORD} ký tự.",
+            f"The password must have at least {MIN_PASSWORD} characters.",
+            code="weak_password",
+            field="password",
+        )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 
 import sqlite_utils
 
 from edge import audit
-from edge.errors import AuthError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from edge.errors import AuthError, ConflictError, NotFoundError, PermissionDeniedError
 from edge.events import now_iso
-from edge.passwords import check_password, hash_password, token_hash
+from edge.passwords import check_new_account, check_password, hash_password, token_hash
 from edge.store.db import write
 
 ROLES = {
@@ -33,7 +32,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "sync.now": frozenset({"officer", "leader", "admin", "technician"}),
     "devices.manage": frozenset({"technician", "admin"}),
 }
-_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -64,27 +62,7 @@ def add_user(
     db: sqlite_utils.Database, username: str, role: str, password: str, full_name: str = "", actor: str = "cli"
 ) -> User:
     """Create a local user."""
-    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
-        raise ValidationError(
-            "Tên đăng nhập chỉ gồm chữ thường không dấu, số và . _ -, dài 2–32 ký tự.",
-            "A username is 2–32 lower-case letters, digits and . _ -.",
-            code="invalid_username",
-            field="username",
-        )
-    if role not in ROLES:
-        raise ValidationError(
-            f"Vai trò phải là một trong: {', '.join(ROLES)}.",
-            f"The role must be one of: {', '.join(ROLES)}.",
-            code="invalid_role",
-            field="role",
-        )
-    if len(password) < 8:
-        raise ValidationError(
-            "Mật khẩu phải có ít nhất 8 ký tự.",
-            "The password must have at least 8 characters.",
-            code="weak_password",
-            field="password",
-        )
+    check_new_account(username, role, password, ROLES)
     with write(db):
         if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
             raise ConflictError(

@@ -6,7 +6,6 @@ token (only its SHA-256 is stored); the dashboard pages use the app's signed ses
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,14 +14,13 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, g, jsonify, redirect, request, session, url_for
 
-from edge.errors import ConflictError, NotFoundError, ValidationError
+from edge.errors import ConflictError, NotFoundError
+from edge.passwords import check_new_account, hash_password, token_hash
 from edge.passwords import check_password as password_matches
-from edge.passwords import hash_password, token_hash
 from sync.hub.db import HubDB
 
 ROLES: dict[str, tuple[str, str]] = {"admin": ("Quản trị", "Administrator"), "viewer": ("Theo dõi", "Viewer")}
 _RANK = {"viewer": 1, "admin": 2}
-_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}", re.ASCII)
 _TOKEN_TOUCH = timedelta(minutes=1)  # last_used_at is refreshed at most this often
 SESSION_USER = "hub_user"
 
@@ -31,27 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def add_user(db: HubDB, username: str, role: str, password: str, now_iso: str) -> None:
     """Create a hub user; raise ValidationError for bad input and ConflictError if it exists."""
-    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
-        raise ValidationError(
-            "Tên đăng nhập chỉ gồm chữ thường không dấu, số và . _ -, dài 2–32 ký tự.",
-            "A username is 2–32 lower-case letters, digits and . _ -.",
-            code="invalid_username",
-            field="username",
-        )
-    if role not in ROLES:
-        raise ValidationError(
-            f"Vai trò phải là một trong: {', '.join(ROLES)}.",
-            f"The role must be one of: {', '.join(ROLES)}.",
-            code="invalid_role",
-            field="role",
-        )
-    if not isinstance(password, str) or len(password) < 8:
-        raise ValidationError(
-            "Mật khẩu phải có ít nhất 8 ký tự.",
-            "The password must have at least 8 characters.",
-            code="weak_password",
-            field="password",
-        )
+    check_new_account(username, role, password, ROLES)
     hashed = hash_password(password)
     with db.transaction():
         if db.one("SELECT 1 FROM users WHERE username = ?", [username]):
