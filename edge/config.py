@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError
+from edge.tomlconfig import read_toml, settings_values
 
 CONFIG_FILE = "motcua.toml"
 SECRETS_FILE = "secrets.toml"
@@ -115,29 +116,8 @@ def load_settings(data_dir: Path | str | None = None, env: Mapping[str, str] | N
             f"No box at {root}: run 'motcua init' first.",
             code="config_missing",
         )
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(
-            f"Tệp cấu hình {path} bị lỗi: {err}.",
-            f"The config file {path} is malformed: {err}.",
-            code="config_syntax",
-        ) from err
-    values: dict[str, Any] = {}
-    for section, keys in _SECTIONS.items():
-        table = raw.get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(
-                f"Mục [{section}] trong {path} không hợp lệ.",
-                f"Section [{section}] in {path} is not a table.",
-                code="config_syntax",
-            )
-        for key in keys:
-            if key in table:
-                values[key] = _coerce(key, table[key], str(path))
-    for key in _TYPES:
-        if key != "data_dir" and ENV_PREFIX + key.upper() in env:
-            values[key] = _coerce(key, env[ENV_PREFIX + key.upper()], ENV_PREFIX + key.upper())
+    raw = read_toml(path)
+    values = settings_values(raw, _SECTIONS, path, env, ENV_PREFIX, _TYPES, _coerce)
     missing = [k for k in _SECTIONS["box"] if not values.get(k)]
     if missing:
         raise ConfigError(

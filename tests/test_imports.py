@@ -30,6 +30,7 @@ HUB_MAY_USE = (
     "edge.lifecycle",
     "edge.passwords",
     "edge.text",
+    "edge.tomlconfig",
 )
 OUTER_LIBRARIES = ("flask", "werkzeug", "requests", "serial", "waitress", "escpos")
 

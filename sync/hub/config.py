@@ -6,13 +6,13 @@ import json
 import os
 import secrets
 import sqlite3
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError
+from edge.tomlconfig import read_toml, settings_values
 from sync.hub.db import HubDB
 
 CONFIG_FILE = "hub.toml"
@@ -106,23 +106,6 @@ def _data_dir(data_dir: Path | str | None, env: Mapping[str, str]) -> Path:
     return Path(data_dir).resolve()
 
 
-def _read_toml(path: Path, what_vi: str, what_en: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(
-            f"{what_vi} {path} bị lỗi: {err}.",
-            f"{what_en} {path} is malformed: {err}.",
-            code="config_syntax",
-        ) from err
-    except OSError as err:
-        raise ConfigError(
-            f"Không đọc được {what_vi.lower()} {path}: {err.strerror}.",
-            f"Cannot read {what_en.lower()} {path}: {err.strerror}.",
-            code="config_missing",
-        ) from err
-
-
 def load_hub_settings(data_dir: Path | str | None = None, env: Mapping[str, str] | None = None) -> HubSettings:
     """Build the HubSettings from DIR/hub.toml, overridden by MOTCUA_HUB_* variables."""
     env = os.environ if env is None else env
@@ -134,23 +117,8 @@ def load_hub_settings(data_dir: Path | str | None = None, env: Mapping[str, str]
             f"No hub at {root}: run 'motcua hub init' first.",
             code="config_missing",
         )
-    raw = _read_toml(path, "Tệp cấu hình", "The config file")
-    values: dict[str, Any] = {}
-    for section, keys in _SECTIONS.items():
-        table = raw.get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(
-                f"Mục [{section}] trong {path} không hợp lệ.",
-                f"Section [{section}] in {path} is not a table.",
-                code="config_syntax",
-            )
-        for key in keys:
-            if key in table:
-                values[key] = _coerce(key, table[key], str(path))
-    for key in _TYPES:
-        name = ENV_PREFIX + key.upper()
-        if key != "data_dir" and name in env:
-            values[key] = _coerce(key, env[name], name)
+    raw = read_toml(path)
+    values = settings_values(raw, _SECTIONS, path, env, ENV_PREFIX, _TYPES, _coerce)
     missing = [k for k in _SECTIONS["hub"] if not values.get(k)]
     if missing:
         raise ConfigError(
@@ -163,7 +131,7 @@ def load_hub_settings(data_dir: Path | str | None = None, env: Mapping[str, str]
 
 def load_hub_secrets(settings: HubSettings) -> dict[str, str]:
     """Read the hub's secrets file (session_secret)."""
-    data = _read_toml(settings.secrets_path, "Tệp bí mật", "The secrets file")
+    data = read_toml(settings.secrets_path, "Tệp bí mật", "The secrets file")
     return {k: str(v) for k, v in data.items()}
 
 
