@@ -6,9 +6,7 @@ Errors are JSON `{"code", "message" (vi), "message_en", "field"}` with the error
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, jsonify, request
 
@@ -21,7 +19,6 @@ from sync.hub.fleet import STATES, Thresholds, fleet_row, heartbeat_history, loa
 from sync.hub.records import find_dossier
 from sync.hub.users import require_user
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 MAX_HEARTBEATS = 500
 
@@ -127,7 +124,7 @@ def file_dossier(commune_code: str) -> tuple[Response, int]:
             "The body must be JSON (Content-Type: application/json).",
             code="invalid_body",
         )
-    now = datetime.fromtimestamp(ctx.clock(), TZ)
+    now = ctx.now()
     filed = file_online(
         ctx.db,
         hub_id=ctx.settings.hub_id,

@@ -43,9 +43,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from edge.calendar import TZ
+
 SERVICE = "DongBoHoSoMC"
 CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
 RETURN_CODES = {"counter": 0, "post": 1}

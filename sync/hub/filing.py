@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from edge.calendar import TZ
 from edge.catalogue import parse_procedure
 from edge.codeformat import HUB_FIRST, HUB_LAST, format_code, next_number
 from edge.dossier_fields import check_idempotency_key, parse_filing, procedure_snapshot
@@ -25,7 +25,6 @@ from edge.events import Event
 from edge.hlc import next_hlc
 from sync.hub.db import HubDB
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _COMMUNE = re.compile(r"[0-9]{5}", re.ASCII)
 
 

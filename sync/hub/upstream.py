@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from edge.calendar import TZ
 from edge.errors import NotFoundError, TransitionError, ValidationError
 from edge.events import Event
 from edge.hlc import next_hlc
@@ -26,8 +26,6 @@ from sync.hub.db import HubDB
 from sync.hub.ingest import ingest_events
 from sync.hub.records import find_dossier
 from sync.hub.users import require_user
-
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 bp = Blueprint("upstream", __name__, url_prefix="/api/v1")
 
@@ -85,7 +83,7 @@ def withdraw(code: str) -> Response:
             "The body must be a JSON object with a reason.",
             code="invalid_body",
         )
-    now = datetime.fromtimestamp(ctx.clock(), TZ)
+    now = ctx.now()
     state = withdraw_upstream(
         ctx.db, hub_id=ctx.settings.hub_id, code=code, reason=body.get("reason"), actor=g.hub_user["username"], now=now
     )

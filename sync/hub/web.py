@@ -10,11 +10,11 @@ import hmac
 import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 
+from edge.calendar import TZ
 from sync.hub.context import hub_context
 from sync.hub.fleet import (
     ALERT_CODES,
@@ -33,7 +33,6 @@ from sync.hub.forward import failing_forwards
 from sync.hub.i18n import ALERT_WORDS, STATE_WORDS, pair, pick_lang, word
 from sync.hub.users import SESSION_USER, check_password, current_user, require_user
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/hub-static")
 
 
