@@ -172,7 +172,7 @@ def file_online(
             wall_time=wall_time,
             hlc=next_hlc(None, int(now.timestamp() * 1000)),
         )
-        result = ingest_events(db, [event.to_dict()], commune_code=commune_code, from_box=None, now_iso=wall_time)
+        result = ingest_events(db, [event], commune_code=commune_code, from_box=None, now_iso=wall_time)
         if result.rejected:
             raise ConflictError(
                 "Máy chủ tỉnh không lưu được hồ sơ.",

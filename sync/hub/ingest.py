@@ -64,13 +64,17 @@ def _wire_row(item: _Incoming) -> tuple[str, ...]:
     return (e.event_id, e.dossier_id, e.kind, item.payload, e.actor, e.origin, e.wall_time, e.hlc)
 
 
-def _parse(events: Sequence[object]) -> tuple[list[Event], list[Rejection]]:
-    """Build the events that are well formed; the others are rejected as malformed_event."""
+def _parse(events: Sequence[Event | object]) -> tuple[list[Event], list[Rejection]]:
+    """Build the events that are well formed; the others are rejected as malformed_event.
+
+    Event objects were checked where they were made (the push endpoint's batch decoder checks more
+    than event_from_wire does), so only raw dicts are checked here.
+    """
     good: list[Event] = []
     rejected: list[Rejection] = []
     seen: set[str] = set()
     for index, raw in enumerate(events):
-        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        event_id = raw.event_id if isinstance(raw, Event) else raw.get("event_id") if isinstance(raw, dict) else None
         if isinstance(event_id, str) and event_id in seen:
             raise ValidationError(
                 f"Sự kiện {event_id} xuất hiện hai lần trong cùng một lô.",
@@ -80,6 +84,9 @@ def _parse(events: Sequence[object]) -> tuple[list[Event], list[Rejection]]:
             )
         if isinstance(event_id, str):
             seen.add(event_id)
+        if isinstance(raw, Event):
+            good.append(raw)
+            continue
         try:
             good.append(event_from_wire(raw, index))
         except ValidationError as err:
@@ -208,7 +215,7 @@ def _refold(
 
 
 def ingest_events(
-    db: HubDB, events: list[dict[str, Any]], *, commune_code: str, from_box: str | None, now_iso: str
+    db: HubDB, events: Sequence[Event | dict[str, Any]], *, commune_code: str, from_box: str | None, now_iso: str
 ) -> IngestResult:
     """Store events for a commune in one transaction; say which were stored, held already, or refused.
 

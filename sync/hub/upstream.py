@@ -61,9 +61,7 @@ def withdraw_upstream(
         wall_time=wall.isoformat(timespec="seconds"),
         hlc=next_hlc(last, int(wall.timestamp() * 1000)),
     )
-    result = ingest_events(
-        db, [event.to_dict()], commune_code=str(found["commune_code"]), from_box=None, now_iso=event.wall_time
-    )
+    result = ingest_events(db, [event], commune_code=str(found["commune_code"]), from_box=None, now_iso=event.wall_time)
     if result.rejected:
         raise ValidationError(result.rejected[0].message, result.rejected[0].message, code=result.rejected[0].code)
     again = find_dossier(db, code)
