@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +19,9 @@ from edge.calendar import TZ
 from edge.config import Settings
 from edge.procedures import upsert_procedures
 from edge.users import User, add_user, create_token
+
+if TYPE_CHECKING:
+    from tests.hubproc import Hub
 
 AGENCY = "000.17.22.H56"
 PASSWORD = "matkhau-2026"
@@ -167,3 +171,15 @@ def stop_server(process: subprocess.Popen[str]) -> None:
     for pipe in (process.stdout, process.stderr):
         if pipe is not None:
             pipe.close()
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    """A provincial hub on SQLite, served by a real `motcua hub serve` process (tests.hubproc)."""
+    from tests.hubproc import make_hub  # hubproc imports this module: import it when the fixture runs
+
+    started = make_hub(tmp_path / "hub").start()
+    try:
+        yield started
+    finally:
+        started.stop()

@@ -12,7 +12,6 @@ import io
 import random
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +30,9 @@ from sync.client.push import CHUNK_BYTES, PACK_BYTES, BlobMeter, push_blobs
 from sync.client.transport import Transport
 from tests.conftest import applicant, dossier_body
 from tests.faultproxy import FaultProxy
-from tests.hubproc import Hub, make_box, make_hub, provision
+from tests.hubproc import Hub, make_box, provision
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    """A hub on SQLite, served by a real `motcua hub serve` process."""
-    started = make_hub(tmp_path / "hub").start()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 class Counting(Transport):

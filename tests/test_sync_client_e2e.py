@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,20 +36,10 @@ from sync.client.status import status
 from sync.client.transport import Backoff, Transport, transport_for
 from tests.conftest import applicant, dossier_body
 from tests.faultproxy import FaultProxy
-from tests.hubproc import Hub, make_box, make_hub, motcua, provision
+from tests.hubproc import Hub, make_box, motcua, provision
 from tests.tlsproxy import TlsProxy
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    """A hub on SQLite, served by a real `motcua hub serve` process."""
-    started = make_hub(tmp_path / "hub").start()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def fill(settings: Settings, count: int, *, seed: int = 1, big: int = 0) -> list[dict[str, object]]:

@@ -10,22 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.hubproc import Hub, make_box, make_hub, motcua, provision
+from tests.hubproc import Hub, make_box, motcua, provision
 from tests.test_sync_client_e2e import fill
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    started = make_hub(tmp_path / "hub").start()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def _lines(stream: object, into: queue.Queue[str]) -> None:

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import pytest
 
 from edge.box import open_box
 from sync.client.cycle import sync_once
 from tests.browser.conftest import UI
 from tests.conftest import applicant, dossier_body
-from tests.hubproc import ADMIN_PASSWORD, Hub, make_hub, provision
+from tests.hubproc import ADMIN_PASSWORD, Hub, provision
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    started = make_hub(tmp_path / "hub").start()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def test_the_box_sync_page_and_the_hub_fleet_dashboard(ui: UI, hub: Hub, browser: Browser, expect: Any) -> None:
