@@ -23,6 +23,7 @@ import requests
 from bench.generate import OUT_DIR, Prepared
 from bench.searches import GROUPS, KINDS
 from edge import catalogue, sample
+from edge.processes import stop_process
 
 TARGET_RATIO = 1.5
 TARGET_P95_MS = 50.0
@@ -62,14 +63,7 @@ def serve(prepared: Prepared, log_path: Path) -> tuple[subprocess.Popen[str], st
 
 def stop(process: subprocess.Popen[str]) -> None:
     """Stop a server process started by this bench."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
+    stop_process(process)
 
 
 def prewarm(path: Path) -> None:

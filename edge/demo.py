@@ -18,6 +18,7 @@ from edge.calendar import WorkCalendar
 from edge.config import CONFIG_FILE
 from edge.errors import ConfigError
 from edge.procedures import list_procedures, upsert_procedures
+from edge.processes import stop_process
 from edge.server import serve
 from edge.users import User, add_user, create_token, get_user
 from sync.client.config import load_sync_config, write_sync_config
@@ -137,8 +138,15 @@ def _start(args: list[str], env: dict[str, str] | None = None, *, pipe: bool = F
 def _drain(process: subprocess.Popen[str]) -> None:
     """Keep reading what a child prints so it never blocks on a full pipe."""
     stream = process.stdout
-    if stream is not None:
-        threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+
+    def read() -> None:
+        try:
+            for _ in stream or ():
+                pass
+        except (OSError, ValueError):
+            pass  # the pipe was closed when the child was stopped
+
+    threading.Thread(target=read, daemon=True).start()
 
 
 def _start_hub(hub_dir: Path, host: str, port: int) -> tuple[subprocess.Popen[str], str]:
@@ -207,9 +215,4 @@ def run_demo(data: Path, host: str, port: int, hub_port: int = 8090) -> None:
     finally:
         for process in (worker, hub):
             if process is not None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_process(process, timeout=15)

@@ -18,6 +18,7 @@ from edge.box import Box, init_box, open_box
 from edge.calendar import TZ
 from edge.config import Settings
 from edge.procedures import upsert_procedures
+from edge.processes import stop_process
 from edge.users import User, add_user, create_token
 
 if TYPE_CHECKING:
@@ -162,15 +163,7 @@ def server(box_settings: Settings) -> Iterator[Server]:
 
 def stop_server(process: subprocess.Popen[str]) -> None:
     """Terminate a server process and close its pipes."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    for pipe in (process.stdout, process.stderr):
-        if pipe is not None:
-            pipe.close()
+    stop_process(process)
 
 
 @pytest.fixture
