@@ -204,11 +204,3 @@ class HubDB:
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
                 [str(SCHEMA_VERSION)],
             )
-
-    def is_integrity_error(self, err: BaseException) -> bool:
-        """Return True when err is a unique/foreign-key violation of this backend."""
-        if self.kind == "postgresql":
-            import psycopg
-
-            return isinstance(err, psycopg.errors.IntegrityError)
-        return isinstance(err, sqlite3.IntegrityError)
