@@ -14,18 +14,15 @@ from typing import Any
 import pytest
 import requests
 
-from edge import catalogue
-from edge.box import init_box, open_box
+from edge.box import open_box
 from edge.calendar import TZ
 from edge.config import Settings
 from edge.hlc import format_hlc, now_ms
 from edge.intake import receive_dossier
-from edge.procedures import upsert_procedures
 from edge.replication import apply_events
-from edge.users import User, add_user, create_token
+from edge.users import User, create_token
 from tests.conftest import (
     AGENCY,
-    PASSWORD,
     FakeClock,
     Server,
     applicant,
@@ -48,13 +45,9 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 
 def make_box(root: Path) -> Settings:
     """Create a box with the sample catalogue and one user of each role (as conftest's box_settings)."""
-    settings = init_box(root / "box", "00001", AGENCY, "UBND xã Thử Nghiệm")
-    box = open_box(settings.data_dir)
-    upsert_procedures(box.db(), catalogue.sample_catalogue())
-    for username, role in USERS:
-        add_user(box.db(), username, role, PASSWORD)
-    box.close()
-    return settings
+    from tests.hubproc import make_box as make_commune_box  # hubproc reads USERS from this module
+
+    return make_commune_box(root, "00001", AGENCY, "UBND xã Thử Nghiệm")
 
 
 @contextmanager
