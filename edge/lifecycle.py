@@ -92,15 +92,21 @@ def allowed_actions(status: str, state: dict[str, Any] | None = None) -> list[st
 
 @dataclass
 class Fold:
-    """The running state of one dossier while its events are applied."""
+    """The running state of one dossier while its events are applied.
+
+    The state starts as a copy of the created event's payload, so applying later events never
+    changes an event; `owned=True` skips that copy when the caller's events are fresh JSON that
+    nothing else holds (the hub, folding what it has just decoded and stored).
+    """
 
     state: dict[str, Any] | None = None
+    owned: bool = False
 
     def apply(self, event: Event) -> None:
         """Apply one event (in fold order)."""
         if event.kind == "created":
             if self.state is None:
-                self.state = _created(event)
+                self.state = _created(event, self.owned)
             return
         state = self.state
         if state is None:
@@ -139,9 +145,13 @@ class Fold:
             _set_status(state, rule[1], event)
 
 
-def fold(events: Iterable[Event]) -> dict[str, Any] | None:
-    """Fold a dossier's events (any order) into its state; None if it has no created event."""
-    folder = Fold()
+def fold(events: Iterable[Event], *, owned: bool = False) -> dict[str, Any] | None:
+    """Fold a dossier's events (any order) into its state; None if it has no created event.
+
+    owned=True: the events' payloads are the caller's own fresh JSON, used no more, and may end up
+    shared with (and changed through) the state instead of being copied first.
+    """
+    folder = Fold(owned=owned)
     for event in sorted(events, key=Event.sort_key):
         folder.apply(event)
     return folder.state
@@ -156,9 +166,9 @@ def _set_status(state: dict[str, Any], status: str, event: Event) -> None:
         state["returned_at"] = event.wall_time
 
 
-def _created(event: Event) -> dict[str, Any]:
+def _created(event: Event, owned: bool = False) -> dict[str, Any]:
     # Payloads are JSON data: a JSON round trip copies them several times faster than deepcopy.
-    p = json.loads(json.dumps(dict(event.payload)))
+    p = dict(event.payload) if owned else json.loads(json.dumps(dict(event.payload)))
     status = p.get("status", "new")
     return {
         "dossier_id": event.dossier_id,

@@ -27,7 +27,7 @@ from sync.protocol import Rejection
 _EVENT_COLUMNS = "event_id, dossier_id, kind, payload, actor, origin, wall_time, hlc"
 _STORE_COLUMNS = ("commune_code", "from_box", "received_at", "digest")
 _DOSSIER_COLUMNS = (
-    ("dossier_id", "text"), ("commune_code", "text"), ("code", "text"), ("status", "text"), ("state", "text"),
+    ("dossier_id", "text"), ("commune_code", "text"), ("code", "text"), ("status", "text"),
     ("conflict", "integer"), ("updated_at", "text"), ("version", "bigint"),
 )  # fmt: skip
 
@@ -52,10 +52,13 @@ class _Incoming:
 
 def _incoming(event: Event) -> _Incoming:
     """Return the event with its digest: SHA-256 over its length-prefixed fields, then its payload's JSON."""
-    payload = dumps(dict(event.payload))
-    fields = (event.event_id, event.dossier_id, event.kind, event.actor, event.origin, event.wall_time, event.hlc)
-    text = "".join(f"{len(f)}:{f}" for f in fields) + payload
-    return _Incoming(event, payload, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    e = event
+    payload = dumps(e.payload if isinstance(e.payload, dict) else dict(e.payload))
+    text = (
+        f"{len(e.event_id)}:{e.event_id}{len(e.dossier_id)}:{e.dossier_id}{len(e.kind)}:{e.kind}"
+        f"{len(e.actor)}:{e.actor}{len(e.origin)}:{e.origin}{len(e.wall_time)}:{e.wall_time}{len(e.hlc)}:{e.hlc}"
+    )
+    return _Incoming(e, payload, hashlib.sha256((text + payload).encode("utf-8")).hexdigest())
 
 
 def _wire_row(item: _Incoming) -> tuple[str, ...]:
@@ -162,7 +165,10 @@ def _refold(
     commune_code: str,
     now_iso: str,
 ) -> None:
-    """Refold each touched dossier from all its events; upsert its projection and forward marker.
+    """Refold each touched dossier from all its events; upsert its row and forward marker.
+
+    The row keeps what the hub searches and counts by (code, status, conflict, version); the
+    whole state is folded again when someone reads the dossier (records.find_dossier).
 
     A dossier the hub did not know has no events but these, so only known ones are read back.
     """
@@ -171,7 +177,8 @@ def _refold(
         if item.event.dossier_id not in known:
             by_dossier[item.event.dossier_id].append(item.event)
     dossier_ids = list(dict.fromkeys(i.event.dossier_id for i in stored))
-    states = {d: fold(by_dossier[d]) for d in dossier_ids}
+    # The events were decoded or read for this call alone, and their JSON is already made: no copy.
+    states = {d: fold(by_dossier[d], owned=True) for d in dossier_ids}
     wanted = [s["code"] for s in states.values() if s and isinstance(s.get("code"), str)]
     taken = _codes_taken(db, wanted)
     projections: list[tuple[Any, ...]] = []
@@ -188,7 +195,6 @@ def _refold(
                 commune_code,
                 code,
                 state["status"] if state else None,
-                dumps(state) if state else None,
                 int(bool(state and state.get("conflict"))),
                 now_iso,
                 version,
@@ -202,7 +208,7 @@ def _refold(
         _DOSSIER_COLUMNS,
         projections,
         "ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, status = excluded.status,"
-        " state = excluded.state, conflict = excluded.conflict, updated_at = excluded.updated_at,"
+        " conflict = excluded.conflict, updated_at = excluded.updated_at,"
         " version = excluded.version WHERE dossiers.commune_code = excluded.commune_code",
     )
     insert_many(
@@ -220,7 +226,8 @@ def ingest_events(
     """Store events for a commune in one transaction; say which were stored, held already, or refused.
 
     A dossier's first event fixes its commune. Duplicate event ids within one call raise
-    ValidationError before anything is stored.
+    ValidationError before anything is stored. The events are handed over: folding may share and
+    change their payloads, so the caller must not use them afterwards.
     """
     parsed, rejected = _parse(events)
     with db.transaction():

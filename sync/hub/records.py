@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from edge.events import Event
+from edge.lifecycle import fold
 from sync.hub.db import HubDB
 
 _EVENT_COLUMNS = ("event_id", "dossier_id", "kind", "payload", "actor", "origin", "wall_time", "hlc")
@@ -47,16 +49,19 @@ def attachments_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def find_dossier(db: HubDB, code: str) -> dict[str, Any] | None:
-    """Return the hub's dossier with this code: folded fields, status, conflict, commune, events, attachments."""
+    """Return the hub's dossier with this code: folded fields, status, conflict, commune, events, attachments.
+
+    The fields are folded here from the stored events (ingest keeps only the columns it searches
+    by), the same fold that gave the row its status and conflict flag.
+    """
     row = db.one(
-        "SELECT dossier_id, commune_code, status, state, conflict, version, updated_at FROM dossiers WHERE code = ?",
-        [code],
+        "SELECT dossier_id, commune_code, status, conflict, version, updated_at FROM dossiers WHERE code = ?", [code]
     )
     if row is None:
         return None
-    dossier_id, commune_code, status, state_text, conflict, version, updated_at = row
-    state: dict[str, Any] = json.loads(state_text) if state_text else {}
+    dossier_id, commune_code, status, conflict, version, updated_at = row
     events = dossier_events(db, dossier_id)
+    state = fold([Event(**e) for e in events]) or {}
     return {
         **state,
         "dossier_id": dossier_id,

@@ -28,7 +28,6 @@ from sync.hub.context import hub_context
 from sync.hub.feed import DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, check_commune_code, read_feed
 from sync.hub.ingest import ingest_events
 from sync.protocol import SyncError, check_commune, decode_batch, encode_ack
-from sync.protocol.wire import EVENT_FIELDS
 
 bp = Blueprint("syncapi", __name__, url_prefix="/sync/v1")
 
@@ -135,7 +134,12 @@ def push_events() -> Response:
             f"The batch names box {batch.box_id} but was signed by box {key.box_id}.",
         )
     # decode_batch checked every event's fields, types, UUID, clock and time: build them, not check again.
-    checked = [Event(**{k: e[k] for k in EVENT_FIELDS}) for e in batch.events]
+    checked = [
+        Event(
+            e["event_id"], e["dossier_id"], e["kind"], e["payload"], e["actor"], e["origin"], e["wall_time"], e["hlc"]
+        )
+        for e in batch.events
+    ]
     result = ingest_events(ctx.db, checked, commune_code=key.commune_code, from_box=key.box_id, now_iso=ctx.now_iso())
     ack = encode_ack(
         batch_id=batch.batch_id,
