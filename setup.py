@@ -35,6 +35,8 @@ setup(
         "qrcode>=8,<9",
         "openpyxl>=3.1,<4",
         "psycopg[binary]>=3.2,<4",
+        "python-escpos>=3.1,<4",
+        "pillow>=10",
     ],
     extras_require={
         "test": [
