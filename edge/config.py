@@ -7,7 +7,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,14 @@ class Settings:
     working_hours: str = "07:00-11:30,13:30-17:00"
     max_upload_mb: float = 20.0
     log_level: str = "INFO"
+    # Devices: a device URL each ("" = none), see devices/urls.py and edge/devicecfg.py.
+    receipt_printer: str = ""
+    receipt_printer_profile: str = "generic-80"
+    ticket_printer: str = ""
+    ticket_printer_profile: str = "generic-80"
+    card_terminal: str = ""
+    rating_keypad: str = ""
+    keypad_counter: int = 1
 
     @property
     def db_path(self) -> Path:
@@ -67,7 +75,11 @@ _SECTIONS = {
     "server": ("host", "port", "log_level"),
     "rules": ("working_hours",),
     "attachments": ("max_upload_mb",),
-}
+    "devices": (
+        "receipt_printer", "receipt_printer_profile", "ticket_printer", "ticket_printer_profile", "card_terminal",
+        "rating_keypad", "keypad_counter",
+    ),
+}  # fmt: skip
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
 
@@ -135,13 +147,41 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def write_settings(settings: Settings) -> None:
-    """Write the box's motcua.toml (used once, by init)."""
+def _write_config(data_dir: Path, values: Mapping[str, Any]) -> None:
+    """Write motcua.toml from {key: value} atomically (a power cut leaves the old or the new file)."""
     lines = ["# Một Cửa Edge box configuration. MOTCUA_<KEY> variables override these."]
     for section, keys in _SECTIONS.items():
         lines.append(f"\n[{section}]")
-        lines += [f"{key} = {_toml_value(getattr(settings, key))}" for key in keys]
-    (settings.data_dir / CONFIG_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines += [f"{key} = {_toml_value(values[key])}" for key in keys if key in values]
+    path = data_dir / CONFIG_FILE
+    tmp = path.with_suffix(".toml.tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def write_settings(settings: Settings) -> None:
+    """Write the box's motcua.toml (by init)."""
+    _write_config(settings.data_dir, {key: getattr(settings, key) for keys in _SECTIONS.values() for key in keys})
+
+
+def update_config_file(data_dir: Path, changes: Mapping[str, Any]) -> None:
+    """Change some keys of motcua.toml, keeping the file's other values as written (not the environment's)."""
+    path = data_dir / CONFIG_FILE
+    raw = read_toml(path)
+    values: dict[str, Any] = {
+        f.name: f.default for f in fields(Settings) if f.name != "data_dir" and f.default is not MISSING
+    }
+    for section, keys in _SECTIONS.items():
+        table = raw.get(section, {})
+        values.update({k: table[k] for k in keys if isinstance(table, dict) and k in table})
+    for key, value in changes.items():
+        if not any(key in keys for keys in _SECTIONS.values()):
+            raise ConfigError(f"Không có khóa cấu hình '{key}'.", f"No configuration key '{key}'.", code="config_key")
+        values[key] = _coerce(key, value, "cấu hình thiết bị")
+    _write_config(data_dir, values)
 
 
 def create_secrets(settings: Settings) -> None:

@@ -255,6 +255,94 @@ def m0007_sync_state(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0008_devices")
+def m0008_devices(db: sqlite_utils.Database) -> None:
+    """Keep print jobs, device health and errors, card payments, ratings and what each counter serves."""
+    db.executescript(
+        """
+        CREATE TABLE print_jobs (
+            id TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            body TEXT NOT NULL,
+            dossier_id TEXT,
+            state TEXT NOT NULL CHECK (state IN ('queued', 'printing', 'printed', 'waiting', 'failed')),
+            reason_code TEXT,
+            reason_vi TEXT,
+            reason_en TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            reprint_of TEXT,
+            device_url TEXT,
+            bytes_sent INTEGER,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            printed_at TEXT
+        );
+        CREATE INDEX print_jobs_open ON print_jobs(next_attempt_at) WHERE state IN ('queued', 'waiting');
+        CREATE INDEX print_jobs_recent ON print_jobs(created_at);
+        CREATE INDEX print_jobs_dossier ON print_jobs(dossier_id) WHERE dossier_id IS NOT NULL;
+        CREATE TABLE device_health (
+            role TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            last_ok_at TEXT,
+            last_error_at TEXT,
+            last_error_code TEXT,
+            last_error_vi TEXT,
+            last_error_en TEXT,
+            detail TEXT
+        );
+        CREATE TABLE device_errors (
+            id INTEGER PRIMARY KEY,
+            role TEXT NOT NULL,
+            url TEXT NOT NULL,
+            at TEXT NOT NULL,
+            code TEXT NOT NULL,
+            vi TEXT NOT NULL,
+            en TEXT NOT NULL
+        );
+        CREATE TABLE card_payments (
+            id TEXT PRIMARY KEY,
+            reference TEXT NOT NULL UNIQUE,
+            dossier_id TEXT,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            state TEXT NOT NULL CHECK (state IN (
+                'pending', 'approved', 'declined', 'cancelled', 'unknown', 'not_charged', 'voided')),
+            terminal_url TEXT NOT NULL,
+            authorization TEXT,
+            card TEXT,
+            message_vi TEXT,
+            message_en TEXT,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            reconciled_at TEXT
+        );
+        CREATE INDEX card_payments_open ON card_payments(created_at) WHERE state IN ('pending', 'unknown');
+        CREATE TABLE ratings (
+            id TEXT PRIMARY KEY,
+            counter INTEGER NOT NULL,
+            level INTEGER NOT NULL,
+            scale INTEGER NOT NULL,
+            dossier_id TEXT,
+            ticket TEXT,
+            officer TEXT,
+            source TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX ratings_at ON ratings(at);
+        CREATE TABLE counter_subjects (
+            counter INTEGER PRIMARY KEY,
+            dossier_id TEXT,
+            ticket TEXT,
+            officer TEXT,
+            since TEXT NOT NULL
+        );
+        """
+    )
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     """Return how many migrations have been applied."""
     return len(migrations.applied(db))

@@ -1,0 +1,152 @@
+"""Citizens' ratings from the counter's keypad, each tied to what that counter is serving.
+
+The officer's screen tells the box what a counter serves now (a dossier, or a queue ticket);
+a press on that counter's keypad becomes a rating of it, with the officer. A press while the
+counter serves nothing is still kept (tied to the counter and officer only), never dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from edge import devicehealth
+from edge.calendar import TZ
+from edge.errors import EdgeError, ValidationError
+from edge.events import iso
+from edge.ports import DeviceFailure, DeviceOpener, KeyPress
+from edge.store.db import write
+
+# Levels for a 5-button and a 3-button pad, button 1 first (DOMAIN.md "Satisfaction and KPIs").
+LEVELS = {
+    5: (
+        ("Rất hài lòng", "Very satisfied"),
+        ("Hài lòng", "Satisfied"),
+        ("Bình thường", "Neutral"),
+        ("Không hài lòng", "Dissatisfied"),
+        ("Rất không hài lòng", "Very dissatisfied"),
+    ),
+    3: (("Hài lòng", "Satisfied"), ("Bình thường", "Neutral"), ("Không hài lòng", "Dissatisfied")),
+}
+
+
+def _now(now: datetime | None) -> str:
+    return iso(now or datetime.now(TZ))
+
+
+def set_counter_subject(
+    db: sqlite_utils.Database,
+    counter: int,
+    *,
+    dossier_id: str | None = None,
+    ticket: str | None = None,
+    officer: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Say what a counter serves now (both None: nothing)."""
+    with write(db):
+        db.execute(
+            "INSERT INTO counter_subjects (counter, dossier_id, ticket, officer, since) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (counter) DO UPDATE SET dossier_id = excluded.dossier_id, ticket = excluded.ticket,"
+            " officer = excluded.officer, since = excluded.since",
+            [counter, dossier_id, ticket, officer, _now(now)],
+        )
+
+
+def record_rating(
+    db: sqlite_utils.Database, counter: int, button: int, scale: int, source: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Store one rating for what the counter serves now; return it."""
+    if scale not in LEVELS or not 1 <= button <= scale:
+        raise ValidationError(
+            f"Nút đánh giá {button} không có trên bàn phím {scale} mức.",
+            f"Rating button {button} is not on a {scale}-level pad.",
+            code="invalid_rating",
+        )
+    subject = db.execute(
+        "SELECT dossier_id, ticket, officer FROM counter_subjects WHERE counter = ?", [counter]
+    ).fetchone() or (None, None, None)
+    rating = {
+        "id": str(uuid.uuid4()),
+        "counter": counter,
+        "level": button,
+        "scale": scale,
+        "dossier_id": subject[0],
+        "ticket": subject[1],
+        "officer": subject[2],
+        "source": source,
+        "at": _now(now),
+    }
+    with write(db):
+        db.execute(
+            "INSERT INTO ratings (id, counter, level, scale, dossier_id, ticket, officer, source, at)"
+            " VALUES (:id, :counter, :level, :scale, :dossier_id, :ticket, :officer, :source, :at)",
+            rating,
+        )
+    label = LEVELS[scale][button - 1]
+    return {**rating, "label_vi": label[0], "label_en": label[1]}
+
+
+def recent_ratings(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
+    """Return the newest ratings first, with their labels."""
+    keys = ("id", "counter", "level", "scale", "dossier_id", "ticket", "officer", "source", "at")
+    rows = db.execute(f"SELECT {', '.join(keys)} FROM ratings ORDER BY at DESC, rowid DESC LIMIT ?", [limit])
+    out = []
+    for row in rows.fetchall():
+        rating = dict(zip(keys, row, strict=True))
+        levels = LEVELS.get(rating["scale"])
+        label = levels[rating["level"] - 1] if levels and 1 <= rating["level"] <= len(levels) else ("?", "?")
+        out.append({**rating, "label_vi": label[0], "label_en": label[1]})
+    return out
+
+
+class KeypadListener:
+    """A thread that turns the counter keypad's presses into ratings, reopening the port when it fails."""
+
+    def __init__(self, db_factory: Any, opener: DeviceOpener, counter: int, retry_s: float = 5.0) -> None:
+        self._db_factory = db_factory
+        self._opener = opener
+        self._counter = counter
+        self._retry_s = retry_s
+        self._stop = threading.Event()
+        self.last: dict[str, Any] | None = None
+        self._thread = threading.Thread(target=self._run, name="keypad", daemon=True)
+
+    def start(self) -> None:
+        """Start listening."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        db = self._db_factory()
+        url = self._opener.url("rating_keypad")
+        while not self._stop.is_set():
+            try:
+                pad = self._opener.keypad()
+            except DeviceFailure as err:
+                devicehealth.record_error(db, "rating_keypad", url, err)
+                self._stop.wait(self._retry_s)
+                continue
+            try:
+                devicehealth.record_ok(db, "rating_keypad", url, detail="opened")
+                while not self._stop.is_set():
+                    press: KeyPress | None = pad.read_press(0.5)
+                    if press is not None:
+                        self.last = record_rating(db, self._counter, press.button, pad.buttons, "keypad")
+                        devicehealth.record_ok(db, "rating_keypad", url, detail=f"button {press.button}")
+            except DeviceFailure as err:
+                devicehealth.record_error(db, "rating_keypad", url, err)
+                self._stop.wait(self._retry_s)
+            except EdgeError:
+                self._stop.wait(self._retry_s)  # the DB refused (busy, full): keep the listener alive
+            finally:
+                pad.close()
