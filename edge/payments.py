@@ -145,9 +145,9 @@ def reconcile(
         finally:
             terminal.close()
     except DeviceFailure as err:
-        devicehealth.record_error(db, "card_terminal", url, err)
+        devicehealth.record_error(db, "card_terminal", url, err, at=_now(now))
         return payment if payment["state"] == "unknown" else _set(db, payment, "unknown", now, actor, error=err)
-    devicehealth.record_ok(db, "card_terminal", url, detail="last-transaction query")
+    devicehealth.record_ok(db, "card_terminal", url, detail="last-transaction query", at=_now(now))
     if last is not None and last.reference == payment["reference"]:
         if last.amount != payment["amount"]:
             raise ConflictError(
@@ -223,13 +223,13 @@ def pay_by_card(
             finally:
                 terminal.close()
         except (NotDelivered, NotConfigured) as err:  # the request never left the box
-            devicehealth.record_error(db, "card_terminal", url, err)
+            devicehealth.record_error(db, "card_terminal", url, err, at=_now(now))
             return _set(db, payment, "not_charged", now, actor, error=err)
         except DeviceFailure as err:  # OutcomeUnknown and anything else once the request may have gone
-            devicehealth.record_error(db, "card_terminal", url, err)
+            devicehealth.record_error(db, "card_terminal", url, err, at=_now(now))
             _set(db, payment, "unknown", now, actor, error=err)
             return reconcile(db, opener, payment_id, actor, now)
-        devicehealth.record_ok(db, "card_terminal", url, detail=f"sale {result.outcome}")
+        devicehealth.record_ok(db, "card_terminal", url, detail=f"sale {result.outcome}", at=_now(now))
         return _set(db, payment, result.outcome, now, actor, result=result)
     finally:
         _TERMINAL.release()
@@ -255,9 +255,9 @@ def void(
             finally:
                 terminal.close()
         except DeviceFailure as err:
-            devicehealth.record_error(db, "card_terminal", url, err)
+            devicehealth.record_error(db, "card_terminal", url, err, at=_now(now))
             raise
-    devicehealth.record_ok(db, "card_terminal", url, detail=f"void {result.outcome}")
+    devicehealth.record_ok(db, "card_terminal", url, detail=f"void {result.outcome}", at=_now(now))
     if result.outcome != "approved":
         raise ConflictError(
             f"Máy POS không hủy giao dịch: {result.message_vi or STATES[result.outcome][0]}.",

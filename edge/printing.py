@@ -228,18 +228,19 @@ def process_one(db: sqlite_utils.Database, opener: DeviceOpener, now: datetime |
     except (NotReady, NotDelivered, NotConfigured) as err:
         _finish(db, job, "waiting", _now(now), reason=err, url=url)  # nothing was printed: try again later
         if not isinstance(err, NotConfigured):
-            devicehealth.record_error(db, role, url, err)
+            devicehealth.record_error(db, role, url, err, at=iso(_now(now)))
         return True
     except DeviceFailure as err:  # OutcomeUnknown and anything else after bytes may have gone out
         _finish(db, job, "failed", _now(now), reason=err, url=url)
-        devicehealth.record_error(db, role, url, err)
+        devicehealth.record_error(db, role, url, err, at=iso(_now(now)))
         return True
     if after is not None and after.paper_out:
         _finish(db, job, "failed", _now(now), reason=_PAPER_RAN_OUT, url=url, bytes_sent=outcome.bytes_sent)
-        devicehealth.record_error(db, role, url, OutcomeUnknown(_PAPER_RAN_OUT.vi, _PAPER_RAN_OUT.en, code="paper_out"))
+        ran_out = OutcomeUnknown(_PAPER_RAN_OUT.vi, _PAPER_RAN_OUT.en, code="paper_out")
+        devicehealth.record_error(db, role, url, ran_out, at=iso(_now(now)))
         return True
     _finish(db, job, "printed", _now(now), url=url, bytes_sent=outcome.bytes_sent)
-    devicehealth.record_ok(db, role, url, detail=", ".join(outcome.saved))
+    devicehealth.record_ok(db, role, url, detail=", ".join(outcome.saved), at=iso(_now(now)))
     return True
 
 
