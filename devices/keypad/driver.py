@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BAUDRATE = 9600
 _POLL_S = 0.05  # how long one read waits; bounds how fast close() returns
+_WRITE_TIMEOUT_S = 1.0  # a query is 3 bytes: a port that cannot take them in a second is stuck
 
 
 def check_seconds(name: str, value: float) -> float:
@@ -104,6 +105,11 @@ class SerialKeypad:
             self._answers.clear()
         try:
             self._port.write(IDENTIFY)
+        except serial.SerialTimeoutException as err:
+            raise DeviceTimeout(
+                f"Không gửi được câu hỏi tới bàn phím đánh giá tại {self.name}: cổng không nhận dữ liệu.",
+                f"Could not send the query to the rating keypad at {self.name}: the port takes no data.",
+            ) from err
         except (serial.SerialException, OSError) as err:
             raise self._unavailable(err) from err
         with self._cond:
@@ -209,6 +215,7 @@ def _open_port(path: str, url_text: str, baudrate: int, bytesize: int, parity: s
             parity=parity,
             stopbits=stopbits,
             timeout=_POLL_S,
+            write_timeout=_WRITE_TIMEOUT_S,
             xonxoff=False,
             rtscts=False,
             dsrdtr=False,
