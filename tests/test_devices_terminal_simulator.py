@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import serial
+import serial  # type: ignore[import-untyped]
 
 from devices.errors import DeviceAddressError, DeviceError
 from devices.simio import PtyServer
@@ -16,6 +16,7 @@ from devices.terminal.protocol import (
     NAK,
     STX,
     Answer,
+    Event,
     Frame,
     FrameReader,
     frame,
@@ -58,7 +59,7 @@ def read_answer(port: serial.Serial) -> Answer:
     assert port.read(1) == ENQ_B
     port.write(ACK_B)
     reader = FrameReader()
-    events: list[object] = []
+    events: list[Event] = []
     while not events:
         chunk = port.read(1)
         assert chunk, "the simulator stopped in the middle of its answer"
