@@ -71,6 +71,8 @@ _FIXED = {
     b"\x10\x05": 3,
 }  # fmt: skip
 
+_HEADERS = {b"\x1b(": 5, b"\x1d(": 5, b"\x1c(": 5, b"\x1b*": 5, b"\x1dv": 8, b"\x1d8": 7, b"\x1d*": 4, b"\x1cq": 3}
+
 
 class NeedMore(Exception):
     """The command is not complete yet: wait for more bytes."""
@@ -134,8 +136,8 @@ def command_length(buf: bytes | bytearray, i: int) -> int:
     if key in _FIXED:
         return _FIXED[key]
     length = _variable_length(buf, i, key)
-    if length > MAX_COMMAND_BYTES:
-        raise BadCommand(f"{length} bytes announced by {_name(key)}: too many")
+    if length > MAX_COMMAND_BYTES:  # skip the header only: what follows is read as new commands
+        raise BadCommand(f"{length} bytes announced by {_name(key)}: too many", _HEADERS.get(key, 2))
     return length
 
 

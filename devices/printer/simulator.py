@@ -27,7 +27,10 @@ from devices.printer.escpos_decode import EscposDecoder, PrintedPage, check_widt
 from devices.simio import PtyServer, TcpServer
 from devices.urls import parse_device_url
 
-__all__ = ["PrintedPage", "PrinterSimulator", "decode_escpos", "serve_printer", "status_byte"]
+__all__ = [
+    "PrintedPage", "PrinterPtyServer", "PrinterSimulator", "PrinterTcpServer", "decode_escpos", "serve_printer",
+    "status_byte",
+]  # fmt: skip
 
 STATUS_FIXED = 0x12  # bits 1 and 4 are always set in a DLE EOT answer
 
@@ -159,11 +162,26 @@ class PrinterSimulator:
             return
 
 
-def serve_printer(listen: str, out_dir: Path | None = None, width_dots: int = 576) -> PtyServer | TcpServer:
+class PrinterPtyServer(PtyServer):
+    """A printer simulator behind a pseudo-terminal (`.path`)."""
+
+    sim: PrinterSimulator
+
+
+class PrinterTcpServer(TcpServer):
+    """A printer simulator behind a TCP port (`.url`)."""
+
+    sim: PrinterSimulator
+
+
+def serve_printer(
+    listen: str, out_dir: Path | None = None, width_dots: int = 576
+) -> PrinterPtyServer | PrinterTcpServer:
     """Start a printer simulator on "pty" or "tcp://HOST:PORT" (port 0: any); the server's `.sim` is the printer."""
     sim = PrinterSimulator(out_dir, width_dots)
+    server: PrinterPtyServer | PrinterTcpServer
     if listen == "pty":
-        server: PtyServer | TcpServer = PtyServer(sim)
+        server = PrinterPtyServer(sim)
     else:
         url = parse_device_url(listen)
         if url.scheme != "tcp":
@@ -172,7 +190,7 @@ def serve_printer(listen: str, out_dir: Path | None = None, width_dots: int = 57
                 f"Cannot serve the printer simulator on {listen!r}: use “pty” or tcp://HOST:PORT.",
             )
         try:
-            server = TcpServer(sim, url.host, url.port)
+            server = PrinterTcpServer(sim, url.host, url.port)
         except OSError as err:
             raise DeviceUnavailable(
                 f"Không mở được cổng {url.host}:{url.port} cho máy in mô phỏng: {err.strerror or err}.",
