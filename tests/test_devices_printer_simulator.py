@@ -159,7 +159,7 @@ def test_python_escpos_vietnamese_text_decodes() -> None:
 @pytest.mark.parametrize(("module", "level", "align"), [(3, 48, 0), (4, 49, 1), (6, 51, 2)])
 def test_native_qr_is_drawn_as_qrcode_draws_it(module: int, level: int, align: int) -> None:
     payload = b"HS-2024-000123|UBND xa An Binh"
-    pages = decode_escpos(ESC + b"a" + bytes((align,)) + qr_commands(payload, module, level) + b"\n" + GS + b"VA\x00")
+    pages = decode_escpos(ESC + b"a" + bytes((align,)) + qr_commands(payload, module, level) + GS + b"VA\x00")
     page = pages[0]
     levels = {48: qrcode.constants.ERROR_CORRECT_L, 49: qrcode.constants.ERROR_CORRECT_M}
     levels |= {50: qrcode.constants.ERROR_CORRECT_Q, 51: qrcode.constants.ERROR_CORRECT_H}
@@ -356,7 +356,7 @@ def test_pages_are_saved_as_png_and_text_and_never_overwritten(tmp_path: Path) -
     (tmp_path / "0001.png").write_bytes(b"not ours")
     (tmp_path / "0003.txt").write_text("not ours either")
     sim = PrinterSimulator(tmp_path, width_dots=384)
-    sim.feed(b"one\n" + qr_commands(b"HS-1") + b"\n" + GS + b"V\x00" + b"two\n" + GS + b"V\x00" + GS + b"V\x00")
+    sim.feed(b"one\n" + qr_commands(b"HS-1") + GS + b"V\x00" + b"two\n" + GS + b"V\x00" + GS + b"V\x00")
     assert [page.png_path.name if page.png_path else None for page in sim.pages] == ["0002.png", "0004.png", "0005.png"]
     assert (tmp_path / "0001.png").read_bytes() == b"not ours"
     assert (tmp_path / "0003.txt").read_text() == "not ours either"

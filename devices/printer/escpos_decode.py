@@ -7,11 +7,11 @@ the decoder carries on after it, as a printer would.
 
 What is drawn: text in text mode (rendered with DejaVu Sans, font A cells 24 dots high, font B 17, sizes
 from GS ! / ESC !, bold, underline, reverse), GS v 0 raster images, GS ( L / GS 8 L graphics, ESC * column
-images, native QR codes (GS ( k, drawn with `qrcode` at the module size, no quiet zone), barcodes as an
-outlined box of the barcode's height. Lines, rasters, QR codes and barcodes are placed by the alignment
-(ESC a) in force when they are printed. Lines wider than the paper are clipped, not wrapped. Code pages
-(ESC t n) follow Epson's numbering: 0 is PC437 (the default), 16 WPC1252, 30/31 TCVN-3 (Vietnamese),
-52 is Windows-1258 (Vietnamese).
+images, native QR codes (GS ( k, drawn with `qrcode` at the module size, no quiet zone, printed at once
+after any pending line, as barcodes are), barcodes as an outlined box of the barcode's height. Lines,
+rasters, QR codes and barcodes are placed by the alignment (ESC a) in force when they are printed. Lines
+wider than the paper are clipped, not wrapped. Code pages (ESC t n) follow Epson's numbering: 0 is PC437
+(the default), 16 WPC1252, 30/31 TCVN-3 (Vietnamese), 52 Windows-1258 (Vietnamese).
 """
 
 from __future__ import annotations
@@ -668,7 +668,7 @@ def _print_qr(dec: EscposDecoder, offset: int) -> None:
     except qrcode.exceptions.DataOverflowError:
         dec._error(offset, f"QR data of {len(dec._qr_data)} bytes does not fit a QR code")
         return
-    dec._line.append(image)
+    dec._place(image, offset)  # a symbol prints at once, after any pending line, as barcodes do
     dec._qr.append(dec._qr_data.decode("utf-8", errors="replace"))
 
 
