@@ -243,6 +243,14 @@ def test_an_image_wider_than_the_paper_is_clipped_and_noted() -> None:
     assert page.errors == ["byte 0: image 400 dots wide on 384-dot paper: clipped"]
 
 
+def test_a_very_long_line_is_clipped_not_rendered_whole() -> None:
+    started = time.monotonic()
+    (page,) = decode_escpos(GS + b"!\x77" + b"W" * 200_000 + b"\n")
+    assert page.text == ["W" * 200_000] and page.image.size == (WIDTH, 24 * 8)
+    assert not blank(page.image.crop((WIDTH - 8, 0, WIDTH, 24 * 8)))
+    assert time.monotonic() - started < 3
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=3000))
 def test_random_bytes_never_crash_or_hang(data: bytes) -> None:

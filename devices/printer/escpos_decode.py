@@ -459,7 +459,8 @@ class EscposDecoder:
 
     def _print_line(self, min_height: int, blank_is_text: bool = False) -> None:
         """Print the line buffer (bottoms aligned) in a band at least `min_height` dots high."""
-        images = [render_text(*seg) if isinstance(seg, tuple) else seg for seg in self._line]
+        visible = self.width // 4  # no glyph is narrower than 4 dots: the rest would be clipped anyway
+        images = [render_text(seg[0][:visible], seg[1]) if isinstance(seg, tuple) else seg for seg in self._line]
         texts = [seg[0] for seg in self._line if isinstance(seg, tuple)]
         if texts or (blank_is_text and not self._line):
             self._text.append(unicodedata.normalize("NFC", "".join(texts)))
