@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from devices.errors import DeviceAddressError, DeviceError, DeviceUnavailable
-from devices.simio import PtyServer
+from devices.errors import DeviceAddressError, DeviceError, DeviceTimeout, DeviceUnavailable
+from devices.simio import PtyServer, Reply
 from devices.terminal import ConcertTerminal, TerminalOutcomeUnknown, TerminalResult, open_terminal
 from devices.terminal.link import LinkLost
-from devices.terminal.protocol import frame, sale_request
+from devices.terminal.protocol import (
+    ACK,
+    ENQ,
+    EOT,
+    NAK,
+    Answer,
+    Control,
+    Frame,
+    FrameReader,
+    Report,
+    frame,
+    sale_request,
+)
 from devices.terminal.simulator import TerminalSimulator, serve_terminal
 
 ANSWER_TIMEOUT = 0.6
@@ -229,3 +241,99 @@ def test_unusable_addresses(url: str) -> None:
     with pytest.raises(DeviceAddressError) as err:
         open_terminal(url)
     assert err.value.vi and err.value.en
+
+
+class ScriptedTerminal:
+    """A terminal that follows Concert's link but answers with a fixed message, for answers the simulator never gives."""
+
+    def __init__(self, answer: bytes | None, *, ack_frame: bool = True, nak_enq: bool = False) -> None:
+        self.answer = answer
+        self.ack_frame = ack_frame
+        self.nak_enq = nak_enq
+        self.reader = FrameReader()
+        self.stage = "idle"
+
+    def received(self, data: bytes, reply: Reply) -> None:
+        for event in self.reader.feed(data):
+            if event == Control(ENQ):
+                reply(bytes([NAK if self.nak_enq else ACK]))
+            elif isinstance(event, Frame) and self.ack_frame:
+                self.stage = "request"
+                reply(bytes([ACK]))
+            elif event == Control(EOT) and self.stage == "request" and self.answer is not None:
+                self.stage = "enq"
+                reply(bytes([ENQ]))
+            elif event == Control(ACK) and self.stage == "enq" and self.answer is not None:
+                self.stage = "frame"
+                reply(frame(self.answer))
+            elif event == Control(ACK) and self.stage == "frame":
+                self.stage = "idle"
+                reply(bytes([EOT]))
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[ScriptedTerminal], ConcertTerminal]]:
+    opened: list[tuple[PtyServer, ConcertTerminal]] = []
+
+    def start(script: ScriptedTerminal) -> ConcertTerminal:
+        server = PtyServer(script)
+        server.start()
+        term = open_terminal(f"serial://{server.path}", answer_timeout=ANSWER_TIMEOUT, ack_timeout=ACK_TIMEOUT)
+        opened.append((server, term))
+        return term
+
+    yield start
+    for server, term in opened:
+        term.close()
+        server.stop()
+
+
+def test_frame_never_acknowledged_is_unknown(scripted: Callable[[ScriptedTerminal], ConcertTerminal]) -> None:
+    term = scripted(ScriptedTerminal(None, ack_frame=False))
+    with pytest.raises(TerminalOutcomeUnknown) as err:
+        term.sale(10_000, "PAY0020")
+    assert isinstance(err.value.__cause__, DeviceTimeout)
+
+
+def test_busy_terminal_is_unavailable(scripted: Callable[[ScriptedTerminal], ConcertTerminal]) -> None:
+    term = scripted(ScriptedTerminal(None, nak_enq=True))
+    with pytest.raises(DeviceUnavailable) as err:
+        term.sale(10_000, "PAY0021")
+    assert "bận" in err.value.vi and "busy" in err.value.en
+    assert term.status().state == "busy"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer("9", 10_000, "PAY0022"),  # request taken, no outcome
+        Answer("0", 10_000, "OTHER"),  # about another payment
+        Answer("0", 99_000, "PAY0022"),  # another amount
+        Answer("0", 10_000, "PAY0022", currency="978"),  # another currency
+    ],
+)
+def test_answers_not_about_this_payment_are_unknown(
+    scripted: Callable[[ScriptedTerminal], ConcertTerminal], answer: Answer
+) -> None:
+    term = scripted(ScriptedTerminal(answer.encode()))
+    with pytest.raises(TerminalOutcomeUnknown):
+        term.sale(10_000, "PAY0022")
+
+
+@pytest.mark.parametrize(("status", "outcome"), [("0", "approved"), ("7", "declined")])
+def test_short_answer_without_rep_gives_the_outcome_from_the_status(
+    scripted: Callable[[ScriptedTerminal], ConcertTerminal], status: str, outcome: str
+) -> None:
+    term = scripted(ScriptedTerminal(Answer(status, 10_000, "PAY0023").encode()))
+    result = term.sale(10_000, "PAY0023")
+    assert (result.outcome, result.card, result.authorization) == (outcome, "", "")
+
+
+def test_last_transaction_answer_without_the_marker_is_not_supported(
+    scripted: Callable[[ScriptedTerminal], ConcertTerminal],
+) -> None:
+    rep = Report(card="970436******1234", response_code="00")
+    term = scripted(ScriptedTerminal(Answer("0", 0, "", rep).encode()))
+    with pytest.raises(DeviceError) as err:
+        term.last_transaction()
+    assert err.value.code == "not_supported"

@@ -179,7 +179,12 @@ class ConcertTerminal:
 
     def _transact(self, request: Request) -> tuple[Answer, bytes]:
         with self._lock:
-            self._link.send(request.encode())  # DeviceUnavailable: not delivered; other errors: unknown
+            try:
+                self._link.send(request.encode())
+            except DeviceUnavailable:
+                raise  # provably not delivered: nothing charged
+            except DeviceError as err:
+                raise _unknown(err.vi, err.en) from err
             try:
                 raw = self._link.receive(self.answer_timeout)
                 answer = Answer.parse(raw)
@@ -222,6 +227,7 @@ class ConcertTerminal:
 
 
 def _unknown(vi: str, en: str) -> TerminalOutcomeUnknown:
+    vi, en = vi.rstrip("."), en.rstrip(".")
     return TerminalOutcomeUnknown(
         f"Không rõ kết quả giao dịch thẻ ({vi}). Phải tra cứu giao dịch gần nhất trên máy POS trước khi thử lại.",
         f"The card transaction's outcome is not known ({en}). Query the terminal's last transaction before retrying.",
