@@ -19,6 +19,7 @@ setup(
         ],
         "sync.protocol": ["openapi.yaml", "PROTOCOL.md"],
         "sync.hub": ["templates/*.html", "static/*"],
+        "devices.printer": ["fonts/*.ttf", "fonts/LICENSE"],
     },
     install_requires=[
         "sqlite-utils>=4.2,<5",

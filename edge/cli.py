@@ -189,11 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--hub-port", type=int, default=8090, help="cổng của máy chủ tỉnh chạy thử")
 
+    from edge import devicecli
     from sync.client import cli as client_cli
     from sync.hub import cli as hub_cli
 
     hub_cli.register(sub, command)
     client_cli.register(sub, command)
+    devicecli.register(sub, command)
     return parser
 
 

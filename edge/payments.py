@@ -157,7 +157,7 @@ def reconcile(
                 f" {payment['amount']}; check it by hand.",
                 code="payment_amount_mismatch",
             )
-        return _set(db, payment, last.outcome, now, actor, result=last, reconciled=True)
+        return _set(db, payment, "voided" if last.voided else last.outcome, now, actor, result=last, reconciled=True)
     # The terminal's last transaction is another one: this payment never reached it.
     return _set(db, payment, "not_charged", now, actor, reconciled=True)
 

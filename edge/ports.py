@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from edge.errors import EdgeError
@@ -100,6 +101,7 @@ class CardResult:
     card: str = ""
     message_vi: str = ""
     message_en: str = ""
+    voided: bool = False  # from a last-transaction query: the sale was approved, then voided
 
 
 @dataclass(frozen=True)
@@ -173,3 +175,15 @@ class DeviceOpener(Protocol):
 
     def keypad(self) -> RatingPad:
         """Open the rating keypad; raise NotConfigured or DeviceFailure."""
+
+    def check_address(self, url: str) -> None:
+        """Raise DeviceFailure (code bad_device_address) when a device URL cannot be used."""
+
+    def printer_profiles(self) -> list[str]:
+        """Return the printer profile names a printer role may use."""
+
+    def discover(self) -> list[dict[str, str]]:
+        """Return the devices found on the box: {url, kind, description}."""
+
+    def page_file(self, role: str, name: str) -> Path | None:
+        """Return a page a simulated printer of the role saved (by file name), or None."""

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -54,7 +55,7 @@ STATES = {
 RETRY_S = (2, 5, 10, 20, 30)  # waiting jobs: seconds before the next try, by attempt; then every 30 s
 _COLUMNS = (
     "id", "role", "kind", "body", "dossier_id", "state", "reason_code", "reason_vi", "reason_en", "attempts",
-    "next_attempt_at", "reprint_of", "device_url", "bytes_sent", "created_by", "created_at", "updated_at",
+    "next_attempt_at", "reprint_of", "device_url", "bytes_sent", "output", "created_by", "created_at", "updated_at",
     "printed_at",
 )  # fmt: skip
 
@@ -117,6 +118,7 @@ def enqueue(
 def _row(values: Any) -> dict[str, Any]:
     job = dict(zip(_COLUMNS, values, strict=True))
     job["fields"] = json.loads(job.pop("body"))
+    job["pages"] = [Path(p).name for p in (job.pop("output") or "").splitlines()]
     job["state_vi"], job["state_en"] = STATES[job["state"]]
     return job
 
@@ -187,6 +189,7 @@ def _finish(
     reason: _Reason | EdgeError | None = None,
     url: str = "",
     bytes_sent: int | None = None,
+    output: tuple[str, ...] = (),
 ) -> None:
     retry = None
     if state == "waiting":
@@ -194,7 +197,7 @@ def _finish(
     with write(db):
         db.execute(
             "UPDATE print_jobs SET state = ?, reason_code = ?, reason_vi = ?, reason_en = ?, next_attempt_at = ?,"
-            " device_url = ?, bytes_sent = ?, updated_at = ?, printed_at = ? WHERE id = ?",
+            " device_url = ?, bytes_sent = ?, output = ?, updated_at = ?, printed_at = ? WHERE id = ?",
             [
                 state,
                 reason.code if reason else None,
@@ -203,6 +206,7 @@ def _finish(
                 retry,
                 url or None,
                 bytes_sent,
+                "\n".join(output) or None,
                 iso(moment),
                 iso(moment) if state == "printed" else None,
                 job["id"],
@@ -239,7 +243,7 @@ def process_one(db: sqlite_utils.Database, opener: DeviceOpener, now: datetime |
         ran_out = OutcomeUnknown(_PAPER_RAN_OUT.vi, _PAPER_RAN_OUT.en, code="paper_out")
         devicehealth.record_error(db, role, url, ran_out, at=iso(_now(now)))
         return True
-    _finish(db, job, "printed", _now(now), url=url, bytes_sent=outcome.bytes_sent)
+    _finish(db, job, "printed", _now(now), url=url, bytes_sent=outcome.bytes_sent, output=outcome.saved)
     devicehealth.record_ok(db, role, url, detail=", ".join(outcome.saved), at=iso(_now(now)))
     return True
 

@@ -18,7 +18,7 @@ from edge import devicehealth
 from edge.calendar import TZ
 from edge.errors import EdgeError, ValidationError
 from edge.events import iso
-from edge.ports import DeviceFailure, DeviceOpener, KeyPress
+from edge.ports import DeviceFailure, DeviceOpener, KeyPress, NotConfigured
 from edge.store.db import write
 
 # Levels for a 5-button and a 3-button pad, button 1 first (DOMAIN.md "Satisfaction and KPIs").
@@ -128,10 +128,13 @@ class KeypadListener:
 
     def _run(self) -> None:
         db = self._db_factory()
-        url = self._opener.url("rating_keypad")
         while not self._stop.is_set():
+            url = self._opener.url("rating_keypad")
             try:
                 pad = self._opener.keypad()
+            except NotConfigured:
+                self._stop.wait(self._retry_s)  # none set up (yet): look again later
+                continue
             except DeviceFailure as err:
                 devicehealth.record_error(db, "rating_keypad", url, err)
                 self._stop.wait(self._retry_s)

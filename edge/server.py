@@ -11,7 +11,10 @@ from types import FrameType
 
 from waitress.server import create_server
 
+from edge.appliance import Devices
 from edge.box import Box
+from edge.printing import PrintWorker
+from edge.ratings import KeypadListener
 from edge.store.db import AUTOCHECKPOINT_PAGES, checkpoint, connect
 from ui.app import create_app
 
@@ -38,7 +41,12 @@ def serve(box: Box, host: str, port: int, banner: str = "") -> None:
     box.autocheckpoint = 20 * AUTOCHECKPOINT_PAGES  # a safety net; the loop below does the work
     stopping = threading.Event()
     threading.Thread(target=_checkpoint_loop, args=(box, stopping), name="checkpoint", daemon=True).start()
-    app = create_app(box)
+    devices = Devices(box.settings)
+    printer = PrintWorker(box.db, devices)
+    printer.start()
+    keypad = KeypadListener(box.db, devices, box.settings.keypad_counter)
+    keypad.start()
+    app = create_app(box, devices=devices, wake_printer=printer.wake)
     server = create_server(app, host=host, port=port, threads=8, ident="motcua")
     # A single listen address gives a server that knows the port it bound (port 0 = any free one).
     actual = getattr(server, "effective_port", port)
@@ -53,4 +61,7 @@ def serve(box: Box, host: str, port: int, banner: str = "") -> None:
         server.run()
     finally:
         stopping.set()
+        keypad.stop()
+        printer.stop()
+        devices.close()
         box.close()

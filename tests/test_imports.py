@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("edge", "ui", "sync", "devices")
 OURS = ("edge", "ui", "sync", "devices", "tests", "bench")
 # The composition root: the only edge modules that may wire in ui, sync, devices and web libraries.
-WIRING = frozenset({"edge.cli", "edge.server", "edge.demo", "edge.appliance"})
+WIRING = frozenset({"edge.cli", "edge.server", "edge.demo", "edge.appliance", "edge.devicecli"})
 # Third-party libraries that belong to the outer layers (web UI, HTTP client, serial and printer drivers).
 # The hub folds, validates and numbers dossiers by the very same rules as the box (DESIGN.md departs
 # here: "sync.hub -> sync.protocol only"), so it may use edge's pure rule modules — never a box's store.

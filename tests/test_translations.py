@@ -273,7 +273,7 @@ def test_english_pages_show_no_vietnamese_outside_data(app: Flask, officer: User
     data = data_of(box)
     for path, expected in {
         "/admin": ("Administration", "Users", "Add user", "Working hours", "Working calendar updated."),
-        "/devices": ("Devices", "card terminal"),
+        "/devices": ("Devices", "Card terminal", "Device settings"),
         "/sync": ("Sync",),
     }.items():
         page = admin.get(path).text

@@ -120,4 +120,5 @@ def test_sync_and_devices_pages_say_what_is_there(app: Flask) -> None:
     client = app.test_client()
     login(client, "kythuat")
     assert "chưa được cài đặt" in client.get("/sync").text
-    assert "Chưa có thiết bị nào" in client.get("/devices").text
+    page = client.get("/devices").text
+    assert "Dịch vụ thiết bị không chạy" in page and page.count('data-state="none"') == 4

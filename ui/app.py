@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -14,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from edge.box import Box
 from edge.config import load_secrets
 from edge.errors import EdgeError, StorageError, megabytes
+from edge.ports import DeviceOpener
 from edge.store.db import classify, translate
 from edge.store.migrations import latest_version, schema_version
 from ui import web
@@ -23,8 +25,14 @@ from ui.errors import error_response, language, wants_json
 from ui.web import errors as web_errors
 
 
-def create_app(box: Box, test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the box's web app around an opened Box."""
+def create_app(
+    box: Box,
+    test_config: dict[str, Any] | None = None,
+    *,
+    devices: DeviceOpener | None = None,
+    wake_printer: Callable[[], None] | None = None,
+) -> Flask:
+    """Build the box's web app around an opened Box (and its devices, when the server wires them)."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=load_secrets(box.settings)["session_secret"],
@@ -36,6 +44,8 @@ def create_app(box: Box, test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.extensions["box"] = box
+    app.extensions["devices"] = devices
+    app.extensions["wake_printer"] = wake_printer or (lambda: None)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
     @app.get("/healthz")

@@ -275,6 +275,7 @@ def m0008_devices(db: sqlite_utils.Database) -> None:
             reprint_of TEXT,
             device_url TEXT,
             bytes_sent INTEGER,
+            output TEXT,
             created_by TEXT NOT NULL,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,

@@ -47,7 +47,7 @@ def _nav() -> list[NavItem]:
         NavItem("dossiers.index", _("Danh sách hồ sơ"), "dossier.read"),
         NavItem("reports.index", _("Báo cáo, thống kê"), "reports.read"),
         NavItem("pages.sync", _("Đồng bộ"), "sync.read"),
-        NavItem("pages.devices", _("Thiết bị"), "devices.manage"),
+        NavItem("devices.index", _("Thiết bị"), "devices.manage"),
         NavItem("pages.admin", _("Quản trị"), "users.manage"),
     ]
 

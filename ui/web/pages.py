@@ -1,4 +1,4 @@
-"""Pages that read the box as a whole: today's overview, sync, devices, administration."""
+"""Pages that read the box as a whole: today's overview, sync, administration."""
 
 from __future__ import annotations
 
@@ -55,13 +55,6 @@ def sync_retry() -> BaseResponse:
     request_sync_now(box(), actor=current_user().username, source="web")
     flash(_("Sẽ gửi lại %(count)s sự kiện bị từ chối.", count=count), "success")
     return redirect(url_for("pages.sync"))
-
-
-@bp.get("/devices")
-@requires("devices.manage")
-def devices() -> str:
-    """Show the office's devices (drivers arrive with the devices layer)."""
-    return render_template("pages/devices.html")
 
 
 @bp.get("/admin")
