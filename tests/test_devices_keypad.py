@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -107,6 +108,17 @@ def test_garbage_overlong_and_unknown_buttons_are_skipped_and_counted(
     press = keypad.read_press(2.0)
     assert press is not None and press.button == 4
     assert keypad.errors == 7
+    assert keypad.read_press(0.1) is None
+
+
+def test_random_line_noise_never_stops_the_driver(keypad: SerialKeypad, server: PtyServer) -> None:
+    noise = random.Random(7).randbytes(8192)
+    for start in range(0, len(noise), 512):
+        server.write(noise[start : start + 512])
+    server.write(b"\r\nK2\r\n")
+    press = keypad.read_press(3.0)
+    assert press is not None and press.button == 2
+    assert keypad.errors > 0
     assert keypad.read_press(0.1) is None
 
 
