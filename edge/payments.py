@@ -71,12 +71,21 @@ def get_payment(db: sqlite_utils.Database, payment_id: str) -> dict[str, Any]:
     return _row(row)
 
 
-def list_payments(db: sqlite_utils.Database, limit: int = 50, states: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Return the newest card payments first (only those in `states` when given)."""
-    where = f"WHERE state IN ({', '.join('?' * len(states))})" if states else ""
+def list_payments(
+    db: sqlite_utils.Database, limit: int = 50, states: tuple[str, ...] = (), dossier_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the newest card payments first (only those in `states`, of one dossier, when given)."""
+    clauses, params = [], []
+    if states:
+        clauses.append(f"state IN ({', '.join('?' * len(states))})")
+        params += list(states)
+    if dossier_id:
+        clauses.append("dossier_id = ?")
+        params.append(dossier_id)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = db.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM card_payments {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
-        [*states, limit],
+        [*params, limit],
     ).fetchall()
     return [_row(r) for r in rows]
 

@@ -83,6 +83,28 @@ def _now(clock: datetime | None) -> datetime:
     return clock or datetime.now(TZ).replace(microsecond=0)
 
 
+def _local(text: str | None) -> str:
+    """Format an ISO moment as it is printed on paper: 26/11/2026 14:05 (Vietnam time)."""
+    if not text:
+        return ""
+    return datetime.fromisoformat(text).astimezone(TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def dossier_receipt(office: str, dossier: Mapping[str, Any]) -> Document:
+    """Return the thermal receipt of a dossier (giấy tiếp nhận, short form) from its folded state."""
+    return Document(
+        "dossier_receipt",
+        {
+            "office": office,
+            "code": dossier["code"],
+            "procedure": dossier["procedure"]["name"],
+            "applicant": dossier["applicant"]["full_name"],
+            "received_at": _local(dossier.get("received_at")),
+            "due_at": _local(dossier.get("due_at")) or "—",
+        },
+    )
+
+
 def enqueue(
     db: sqlite_utils.Database,
     role: str,

@@ -8,6 +8,7 @@ the box), the page reads `get_dossier`, and each action form is turned into the 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from edge.procedures import list_procedures
 from edge.queries import ListQuery, get_dossier, is_due_soon, list_dossiers, parse_status
 from edge.users import require
 from ui.web.common import box, current_user, lang, requires, status_label
+from ui.web.counter import counter_context
 from ui.web.dossier_view import (
     action_labels,
     assignable_staff,
@@ -224,6 +226,9 @@ def render_dossier(
         form_actions=form_actions(dossier, now),
         can_resolve=current_user().can("dossier.resolve"),
         can_act=current_user().can("dossier.act"),
+        counter={**counter_context(dossier), "job_id": str(uuid.uuid4())}
+        if current_user().can("dossier.act")
+        else None,
         forms=forms,
         open_action=open_action,
         errors=errors or {},

@@ -1,0 +1,143 @@
+"""What the officer does with the counter's devices for one dossier: thermal receipt, card payment, rating."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from edge import payments, printing, ratings
+from edge.errors import EdgeError, ValidationError
+from edge.queries import get_dossier
+from ui.web.common import box, current_user, lang, requires
+from ui.web.devices import opener, wake_printer
+
+bp = Blueprint("counter", __name__)
+PRINT_WAIT_S = 8.0  # the officer waits this long for the receipt before the page says "queued"
+
+
+def counter_context(dossier: dict[str, Any]) -> dict[str, Any]:
+    """What the dossier page shows about this dossier's prints and card payments."""
+    db = box().db()
+    return {
+        "jobs": printing.list_jobs(db, 5, dossier_id=dossier["dossier_id"]),
+        "card_payments": payments.list_payments(db, 10, dossier_id=dossier["dossier_id"]),
+        "keypad_counter": box().settings.keypad_counter,
+    }
+
+
+def _back(code: str) -> BaseResponse:
+    return redirect(url_for("dossiers.detail", code=code) + "#h-counter")
+
+
+@bp.post("/dossiers/<code>/print-receipt")
+@requires("dossier.act")
+def print_receipt(code: str) -> BaseResponse:
+    """Print the dossier's receipt on the counter's thermal printer (one job per form, however often sent)."""
+    db = box().db()
+    dossier = get_dossier(db, code, box().now())
+    job_id = request.form.get("job_id") or None
+    try:
+        job = printing.enqueue(
+            db,
+            "receipt_printer",
+            printing.dossier_receipt(box().settings.name, dossier),
+            current_user().username,
+            dossier_id=dossier["dossier_id"],
+            job_id=job_id,
+        )
+        wake_printer()
+        done = printing.wait_for(db, job, PRINT_WAIT_S)
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+        return _back(code)
+    if done["state"] == "printed":
+        flash(_("Đã in giấy tiếp nhận."), "success")
+    elif done["state"] in ("queued", "printing"):
+        flash(_("Lệnh in đang chờ máy in."), "success")
+    else:
+        reason = done["reason_en"] if lang() == "en" else done["reason_vi"]
+        flash(_("Chưa in được: %(reason)s", reason=reason or done["state_vi"]), "error")
+    return _back(code)
+
+
+@bp.post("/dossiers/<code>/print-jobs/<job_id>/reprint")
+@requires("dossier.act")
+def reprint(code: str, job_id: str) -> BaseResponse:
+    """Print one of the dossier's jobs again (a new job)."""
+    db = box().db()
+    dossier = get_dossier(db, code, box().now())
+    try:
+        if printing.get_job(db, job_id)["dossier_id"] != dossier["dossier_id"]:
+            abort(404)
+        printing.reprint(db, job_id, current_user().username)
+        wake_printer()
+        flash(_("Đã gửi lệnh in lại."), "success")
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+    return _back(code)
+
+
+def _amount(text: str) -> int:
+    digits = text.replace(".", "").replace(",", "").replace(" ", "").replace("đ", "").strip()
+    if not digits.isdigit():
+        raise ValidationError(
+            "Số tiền phải là số nguyên đồng, ví dụ 50.000.",
+            "The amount must be whole đồng, e.g. 50,000.",
+            field="amount",
+        )
+    return int(digits)
+
+
+@bp.post("/dossiers/<code>/card-payment")
+@requires("dossier.act")
+def card_payment(code: str) -> BaseResponse:
+    """Charge the dossier's fee on the card terminal and say what the terminal answered."""
+    db = box().db()
+    dossier = get_dossier(db, code, box().now())
+    try:
+        payment = payments.pay_by_card(
+            db, opener(), _amount(request.form.get("amount", "")), current_user().username,
+            dossier_id=dossier["dossier_id"],
+        )  # fmt: skip
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+        return _back(code)
+    state = payment["state_en"] if lang() == "en" else payment["state_vi"]
+    flash(_("Thanh toán thẻ: %(state)s.", state=state), "success" if payment["state"] == "approved" else "error")
+    return _back(code)
+
+
+@bp.post("/dossiers/<code>/card-payments/<payment_id>/<action>")
+@requires("dossier.act")
+def card_payment_action(code: str, payment_id: str, action: str) -> BaseResponse:
+    """Reconcile an unknown card payment with the terminal, or void an approved one."""
+    if action not in ("reconcile", "void"):
+        abort(404)
+    db = box().db()
+    dossier = get_dossier(db, code, box().now())
+    try:
+        if payments.get_payment(db, payment_id)["dossier_id"] != dossier["dossier_id"]:
+            abort(404)
+        if action == "reconcile":
+            payment = payments.reconcile(db, opener(), payment_id, current_user().username)
+        else:
+            payment = payments.void(db, opener(), payment_id, current_user().username)
+        flash(_("Giao dịch thẻ: %(state)s.", state=payment["state_en" if lang() == "en" else "state_vi"]), "success")
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+    return _back(code)
+
+
+@bp.post("/dossiers/<code>/rating")
+@requires("dossier.act")
+def ask_rating(code: str) -> BaseResponse:
+    """Tie the counter keypad's next presses to this dossier and officer (the citizen rates the service)."""
+    db = box().db()
+    dossier = get_dossier(db, code, box().now())
+    counter = box().settings.keypad_counter
+    ratings.set_counter_subject(db, counter, dossier_id=dossier["dossier_id"], officer=current_user().username)
+    flash(_("Mời công dân bấm nút đánh giá trên bàn phím tại quầy %(n)s.", n=counter), "success")
+    return _back(code)
