@@ -10,6 +10,7 @@ DATA/prints/ROLE/) across jobs.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -277,6 +278,8 @@ class Devices:
             driver = open_keypad(address)
         except DeviceError as err:
             raise translate(err, sent=False) from err
+        with contextlib.suppress(DeviceError):
+            driver.identify(KEYPAD_IDENTIFY_S)  # learns 3 or 5 buttons; a pad that does not answer keeps 5
         return KeypadAdapter(driver, self.url("rating_keypad"))
 
     def check_address(self, url: str) -> None:

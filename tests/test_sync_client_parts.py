@@ -196,3 +196,24 @@ def test_upload_size_shrinks_when_the_link_drops_mid_upload_and_grows_back(box: 
     assert grown == [32 * 1024, 64 * 1024, 128 * 1024, CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES]
     syncstate.put(db, UPLOAD_SIZE_KEY, "garbage")
     assert upload_size(db) == CHUNK_BYTES
+
+
+def test_the_heartbeat_carries_each_configured_devices_health(box: Box) -> None:
+    from edge import devicehealth
+    from edge.config import update_config_file
+    from edge.ports import NotDelivered
+
+    update_config_file(
+        box.settings.data_dir, {"receipt_printer": "tcp://192.0.2.9:9100", "card_terminal": "sim://terminal"}
+    )
+    devicehealth.record_ok(box.db(), "card_terminal", "sim://terminal", at="2026-11-25T08:00:00+07:00")
+    devicehealth.record_error(
+        box.db(), "receipt_printer", "tcp://192.0.2.9:9100",
+        NotDelivered("Không kết nối được máy in.", "Cannot reach the printer."), at="2026-11-25T08:30:00+07:00",
+    )  # fmt: skip
+    devices = {d["kind"]: d for d in build_heartbeat(box)["devices"]}
+    assert set(devices) == {"receipt_printer", "card_terminal"}  # the roles with no device are left out
+    assert devices["receipt_printer"] == {"name": "Máy in biên nhận", "kind": "receipt_printer", "ok": False,
+                                          "last_ok_at": None, "last_error": "Không kết nối được máy in."}  # fmt: skip
+    assert devices["card_terminal"]["ok"] is True
+    assert devices["card_terminal"]["last_ok_at"] == "2026-11-25T08:00:00+07:00"

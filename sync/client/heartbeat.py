@@ -16,9 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edge import __version__, outbox, syncstate
+from edge import __version__, devicehealth, outbox, syncstate
 from edge.box import Box
+from edge.config import load_settings
 from edge.events import iso
+from edge.ports import ROLES
 from sync.client.transport import Transport
 
 _STARTED = time.monotonic()
@@ -46,6 +48,23 @@ def _age_s(since: str | None, now: datetime) -> float | None:
     return max(0.0, (now - datetime.fromisoformat(since)).total_seconds())
 
 
+def device_report(box: Box) -> list[dict[str, Any]]:
+    """Return each configured device's health as the heartbeat carries it (PROTOCOL.md)."""
+    settings = load_settings(box.settings.data_dir)  # the technician may have changed a device since start
+    urls = {role: str(getattr(settings, role, "") or "") for role in ROLES}
+    return [
+        {
+            "name": entry["name_vi"],
+            "kind": entry["role"],
+            "ok": entry["state"] != "error",
+            "last_ok_at": entry["last_ok_at"],
+            "last_error": entry["last_error_vi"] if entry["state"] == "error" else None,
+        }
+        for entry in devicehealth.health(box.db(), urls)
+        if entry["state"] != "none"
+    ]
+
+
 def build_heartbeat(box: Box, clock_offset_ms: float | None = None) -> dict[str, Any]:
     """Return the heartbeat body of PROTOCOL.md for this moment (hub_url is set when it is sent)."""
     db = box.db()
@@ -69,7 +88,7 @@ def build_heartbeat(box: Box, clock_offset_ms: float | None = None) -> dict[str,
         "last_pull_at": syncstate.get(db, "last_pull_at"),
         "last_pull_error": syncstate.get(db, "last_pull_error"),
         "open_conflicts": syncstate.open_conflicts(db),
-        "devices": [],  # no device layer on the box yet: nothing to report
+        "devices": device_report(box),
         "hub_url": None,
     }
 
