@@ -40,11 +40,9 @@ _SIM_KIND = {"receipt_printer": "printer", "ticket_printer": "printer", "card_te
              "rating_keypad": "keypad"}  # fmt: skip
 _NOT_READY = ("paper_out", "cover_open", "printer_offline")
 _PAGE_NAME = re.compile(r"[0-9]{4,}\.(png|txt)", re.ASCII)
-TERMINAL_ANSWER_S = 120.0
-KEYPAD_IDENTIFY_S = 1.0
-SIM_SETTLE_S = (
-    5.0  # how long a simulated printer may take to decode a job  # a card holder may take this long at the terminal
-)
+TERMINAL_ANSWER_S = 120.0  # a card holder may take this long at the terminal
+KEYPAD_IDENTIFY_S = 1.0  # a keypad says how many buttons it has within this
+SIM_SETTLE_S = 5.0  # how long a simulated printer may take to decode a job
 
 
 def translate(err: DeviceError, *, sent: bool) -> DeviceFailure:
