@@ -12,13 +12,16 @@ import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from edge import actions, catalogue, intake, sample
+from edge import actions, catalogue, intake, payments, printing, ratings, sample
+from edge.appliance import Devices, prints_dir
 from edge.box import Box, init_box, open_box
 from edge.calendar import WorkCalendar
-from edge.config import CONFIG_FILE
+from edge.config import CONFIG_FILE, load_settings, update_config_file
 from edge.errors import ConfigError
+from edge.ports import Document
 from edge.procedures import list_procedures, upsert_procedures
 from edge.processes import stop_process
+from edge.queries import get_dossier
 from edge.server import serve
 from edge.users import User, add_user, create_token, get_user
 from sync.client.config import load_sync_config, write_sync_config
@@ -104,6 +107,65 @@ def _advance(
     clock.now = then  # the next dossier arrives at the counter in receipt order
 
 
+DEMO_DEVICES = {
+    "receipt_printer": "sim://printer",
+    "ticket_printer": "sim://printer",
+    "card_terminal": "sim://terminal",
+    "rating_keypad": "sim://keypad",
+}
+
+
+def use_devices(box: Box) -> list[str]:
+    """Set the office up with simulated devices and use each once; return what to tell the user.
+
+    A dossier receipt and a queue ticket go through the print queue to the simulated printers
+    (their pages are PNG files the technician page shows), a fee is paid on the simulated card
+    terminal, and a citizen presses "very satisfied" on the simulated keypad.
+    """
+    update_config_file(box.settings.data_dir, DEMO_DEVICES)
+    box = Box(load_settings(box.settings.data_dir), clock=box.clock)
+    db = box.db()
+    officer = get_user(db, "canbo")
+    row = db.execute("SELECT code FROM dossiers WHERE channel = 'counter' ORDER BY received_at DESC LIMIT 1")
+    dossier = get_dossier(db, row.fetchone()[0], box.now())
+    devices = Devices(box.settings)
+    lines = []
+    try:
+        receipt = printing.dossier_receipt(box.settings.name, dossier)
+        jobs = [
+            printing.enqueue(db, "receipt_printer", receipt, "demo", dossier_id=dossier["dossier_id"]),
+            printing.enqueue(db, "ticket_printer", Document("ticket", {
+                "office": box.settings.name, "number": "A001", "service": "Hộ tịch", "ahead": 0,
+                "issued_at": box.now().strftime("%d/%m/%Y %H:%M")}), "demo"),
+        ]  # fmt: skip
+        while printing.process_one(db, devices):
+            pass
+        for job_id in jobs:
+            job = printing.get_job(db, job_id)
+            where = ", ".join(str(prints_dir(box.settings.data_dir, job["role"]) / name) for name in job["pages"])
+            lines.append(f"  In ({job['kind']}): {job['state_vi']} — {where}")
+        paid = payments.pay_by_card(db, devices, 50_000, officer.username, dossier_id=dossier["dossier_id"])
+        lines.append(
+            f"  Thanh toán thẻ 50.000 đ cho hồ sơ {dossier['code']}: {paid['state_vi']} (mã {paid['reference']})"
+        )
+        ratings.set_counter_subject(db, box.settings.keypad_counter, dossier_id=dossier["dossier_id"], officer="canbo")
+        pad = devices.keypad()
+        try:
+            running = devices.simulator("rating_keypad")
+            assert running is not None
+            running.sim.press(1)  # type: ignore[attr-defined]
+            press = pad.read_press(5.0)
+        finally:
+            pad.close()
+        if press is not None:
+            rating = ratings.record_rating(db, box.settings.keypad_counter, press.button, pad.buttons, "keypad")
+            lines.append(f"  Đánh giá từ bàn phím: {rating['label_vi']} (hồ sơ {dossier['code']})")
+    finally:
+        devices.close()
+        box.close()
+    return lines
+
+
 def _motcua(*args: str) -> str:
     """Run one `motcua` command (the hub's, as provincial IT would) and return what it printed."""
     done = subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, check=False)
@@ -186,8 +248,11 @@ def run_demo(data: Path, host: str, port: int, hub_port: int = 8090) -> None:
     if fresh:
         init_box(box_dir, "00004", "000.00.04.H01", "UBND phường Ba Đình (bản chạy thử)")
     box = open_box(box_dir)
+    device_lines: list[str] = []
     if fresh:
         seed(box)
+        device_lines = use_devices(box)
+        box = open_box(box_dir)
     enrollment = _prepare_hub(hub_dir, box.settings.commune_code)
     hub, hub_url = _start_hub(hub_dir, host, hub_port if port else 0)
     worker: subprocess.Popen[str] | None = None
@@ -211,6 +276,9 @@ def run_demo(data: Path, host: str, port: int, hub_port: int = 8090) -> None:
         print(f"  Token API của canbo: {token}")
         print(f"  Thử: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/api/v1/dossiers")
         print(f"  Máy chủ tỉnh (bảng theo dõi các máy): {hub_url}/fleet — quantri / {DEMO_PASSWORD}")
+        print(f"  Thiết bị mô phỏng (trang Thiết bị, kythuat / {DEMO_PASSWORD}): " + ", ".join(DEMO_DEVICES.values()))
+        for line in device_lines:
+            print(line)
         serve(box, host, port, banner="— mở địa chỉ này (Ctrl+C để dừng)")
     finally:
         for process in (worker, hub):

@@ -102,3 +102,27 @@ def test_demo_runs_a_provincial_hub_and_syncs_with_it(tmp_path: Path) -> None:
         assert [box["commune_code"] for box in fleet.json()] == ["00004"]
     finally:
         stop_server(process)
+
+
+def test_demo_uses_its_simulated_devices_and_the_technician_sees_them(tmp_path: Path) -> None:
+    data = tmp_path / "demo-data"
+    process, url, _token, text = start_demo_text(data)
+    try:
+        printed = re.findall(r"In \((dossier_receipt|ticket)\): Đã in — (\S+\.png)", text)
+        assert {kind for kind, _ in printed} == {"dossier_receipt", "ticket"}, text
+        assert all(Path(png).is_file() and Path(png).read_bytes().startswith(b"\x89PNG") for _, png in printed)
+        assert re.search(r"Thanh toán thẻ 50\.000 đ cho hồ sơ \S+: Đã thanh toán", text), text
+        assert "Đánh giá từ bàn phím: Rất hài lòng" in text
+        tech = requests.Session()
+        form = tech.get(f"{url}/login", timeout=10).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf, form
+        login = {"username": "kythuat", "password": "motcua-demo", "csrf_token": csrf.group(1)}
+        assert tech.post(f"{url}/login", data=login, timeout=10).ok
+        page = tech.get(f"{url}/devices", timeout=10).text
+        for role in ("receipt_printer", "ticket_printer", "card_terminal", "rating_keypad"):
+            assert f'data-role="{role}" data-state="ok"' in page, role
+        link = re.search(r'href="(/devices/pages/receipt_printer/\d+\.png)"', page)
+        assert link and tech.get(url + link.group(1), timeout=10).content.startswith(b"\x89PNG")
+    finally:
+        stop_server(process)
