@@ -244,6 +244,56 @@ def pay_by_card(
         _TERMINAL.release()
 
 
+def settle_by_hand(
+    db: sqlite_utils.Database,
+    payment_id: str,
+    outcome: str,
+    actor: str,
+    note: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Settle a pending/unknown payment from the terminal's own journal, when the terminal cannot be asked.
+
+    Real Concert terminals have no last-transaction query: a leader reads the terminal's journal
+    (or the bank's statement) and records what it says — charged or not — with a note; audited.
+    """
+    if outcome not in ("approved", "not_charged"):
+        raise ValidationError(
+            "Kết quả đối soát phải là “đã thanh toán” hoặc “chưa trừ tiền”.",
+            "The outcome must be “approved” or “not charged”.",
+            code="invalid_outcome",
+            field="outcome",
+        )
+    text = " ".join(str(note or "").split())
+    if not 5 <= len(text) <= 500:
+        raise ValidationError(
+            "Ghi rõ căn cứ đối soát (5–500 ký tự), ví dụ “nhật ký máy POS lúc 10:42, mã chuẩn chi 123456”.",
+            "Say what the settlement rests on (5–500 characters), e.g. “terminal journal at 10:42, auth 123456”.",
+            code="invalid_note",
+            field="note",
+        )
+    payment = get_payment(db, payment_id)
+    if payment["state"] not in OPEN:
+        raise ConflictError(
+            f"Giao dịch này đã có kết quả ({STATES[payment['state']][0]}).",
+            f"This payment already has an outcome ({STATES[payment['state']][1]}).",
+            code="payment_settled",
+        )
+    moment = _now(now)
+    with write(db):
+        db.execute(
+            "UPDATE card_payments SET state = ?, message_vi = ?, message_en = ?, updated_at = ?, reconciled_at = ?"
+            " WHERE id = ? AND state IN ('pending', 'unknown')",
+            [outcome, f"Đối soát thủ công: {text}", f"Settled by hand: {text}", moment, moment, payment_id],
+        )
+        audit.record(
+            db, actor, f"card_payment_{outcome}", target=payment_id,
+            detail={"amount": payment["amount"], "reference": payment["reference"], "from": payment["state"],
+                    "by_hand": True, "note": text},
+        )  # fmt: skip
+    return get_payment(db, payment_id)
+
+
 def void(
     db: sqlite_utils.Database, opener: DeviceOpener, payment_id: str, actor: str, now: datetime | None = None
 ) -> dict[str, Any]:

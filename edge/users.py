@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "dossier.create": frozenset({"officer", "leader"}),
     "dossier.act": frozenset({"officer", "leader"}),
     "dossier.resolve": frozenset({"leader"}),
+    "payment.settle": frozenset({"leader"}),
     "catalogue.read": frozenset(ROLES),
     "catalogue.write": frozenset({"admin"}),
     "users.manage": frozenset({"admin"}),

@@ -225,3 +225,24 @@ def test_no_terminal_configured_writes_nothing(box: Box) -> None:
         payments.pay_by_card(box.db(), Opener(None), 50_000, "canbo")
     assert "máy POS" in refused.value.vi
     assert payments.list_payments(box.db()) == []
+
+
+def test_a_terminal_without_the_query_is_settled_by_hand_from_its_journal(
+    box: Box, opener: Opener, terminal: ScriptedTerminal, ledger: Ledger
+) -> None:
+    terminal.mode, terminal.last_mode = "lost_after_charge", "unavailable"
+    payment = pay(box, opener)
+    assert payment["state"] == "unknown"
+    with pytest.raises(ValidationError):
+        payments.settle_by_hand(box.db(), payment["id"], "declined", "lanhdao", "nhật ký máy POS")
+    with pytest.raises(ValidationError):
+        payments.settle_by_hand(box.db(), payment["id"], "approved", "lanhdao", " ")
+    settled = payments.settle_by_hand(box.db(), payment["id"], "approved", "lanhdao", "nhật ký máy POS lúc 10:42")
+    assert settled["state"] == "approved" and "nhật ký máy POS" in settled["message_vi"]
+    with pytest.raises(ConflictError):
+        payments.settle_by_hand(box.db(), payment["id"], "not_charged", "lanhdao", "nhật ký máy POS lúc 10:42")
+    terminal.mode = "approve"
+    assert pay(box, opener)["state"] == "approved"  # no longer blocked
+    assert ledger.charged() == 100_000
+    detail = box.db().execute("SELECT detail FROM audit_log WHERE action = 'card_payment_approved'").fetchone()[0]
+    assert '"by_hand": true' in detail

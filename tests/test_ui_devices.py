@@ -154,3 +154,33 @@ def test_asking_for_a_rating_ties_the_keypad_to_this_dossier(wired: tuple[Flask,
     rating = ratings.record_rating(box.db(), box.settings.keypad_counter, 1, 5, "keypad")
     assert (rating["dossier_id"], rating["officer"], rating["label_vi"]) == (dossier["dossier_id"], "canbo",
                                                                            "Rất hài lòng")  # fmt: skip
+
+
+def test_a_leader_settles_by_hand_what_the_terminal_cannot_tell(
+    wired: tuple[Flask, Box, Devices], officer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import edge.appliance
+
+    monkeypatch.setattr(edge.appliance, "TERMINAL_ANSWER_S", 1.0)
+    app, box, devices = wired
+    code = intake.receive_dossier(box, officer, dossier_body())["code"]
+    devices.terminal().close()  # starts the simulator, to set it up like a real Concert terminal
+    running = devices.simulator("card_terminal")
+    assert running is not None
+    running.sim.supports_last_transaction = False  # type: ignore[attr-defined]
+    running.sim.mode = "timeout"  # type: ignore[attr-defined]  # charges, never answers
+    client = app.test_client()
+    login(client, "canbo")
+    page = client.post(f"/dossiers/{code}/card-payment", data={"amount": "30000"}, follow_redirects=True).text
+    assert 'data-payment-state="unknown"' in page and "data-settle" not in page  # an officer cannot settle
+    running.sim.mode = "approve"  # type: ignore[attr-defined]
+    page = client.post(f"/dossiers/{code}/card-payment", data={"amount": "30000"}, follow_redirects=True).text
+    assert any("chưa rõ kết quả" in f for f in flashes(page))  # blocked: no second charge
+    assert running.sim.charged_total() == 30_000  # type: ignore[attr-defined]
+    [payment] = payments.list_payments(box.db())
+    leader = app.test_client()
+    login(leader, "lanhdao")
+    form = {"outcome": "approved", "note": "Nhật ký máy POS: giao dịch 30.000 đ lúc 09:00"}
+    page = leader.post(f"/dossiers/{code}/card-payments/{payment['id']}/settle", data=form, follow_redirects=True).text
+    assert 'data-payment-state="approved"' in page
+    assert client.post(f"/dossiers/{code}/card-payments/{payment['id']}/settle", data=form).status_code == 403

@@ -25,6 +25,7 @@ def counter_context(dossier: dict[str, Any]) -> dict[str, Any]:
         "jobs": printing.list_jobs(db, 5, dossier_id=dossier["dossier_id"]),
         "card_payments": payments.list_payments(db, 10, dossier_id=dossier["dossier_id"]),
         "keypad_counter": box().settings.keypad_counter,
+        "can_settle": current_user().can("payment.settle"),
     }
 
 
@@ -125,6 +126,24 @@ def card_payment_action(code: str, payment_id: str, action: str) -> BaseResponse
             payment = payments.reconcile(db, opener(), payment_id, current_user().username)
         else:
             payment = payments.void(db, opener(), payment_id, current_user().username)
+        flash(_("Giao dịch thẻ: %(state)s.", state=payment["state_en" if lang() == "en" else "state_vi"]), "success")
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+    return _back(code)
+
+
+@bp.post("/dossiers/<code>/card-payments/<payment_id>/settle")
+@requires("payment.settle")
+def settle(code: str, payment_id: str) -> BaseResponse:
+    """Record, from the terminal's journal, the outcome of a payment the terminal cannot be asked about."""
+    db = box().db()
+    dossier = get_dossier(db, code, box().now())
+    try:
+        if payments.get_payment(db, payment_id)["dossier_id"] != dossier["dossier_id"]:
+            abort(404)
+        payment = payments.settle_by_hand(
+            db, payment_id, request.form.get("outcome", ""), current_user().username, request.form.get("note", "")
+        )
         flash(_("Giao dịch thẻ: %(state)s.", state=payment["state_en" if lang() == "en" else "state_vi"]), "success")
     except EdgeError as err:
         flash(err.message(lang()), "error")
