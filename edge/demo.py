@@ -143,7 +143,7 @@ def use_devices(box: Box) -> list[str]:
         for job_id in jobs:
             job = printing.get_job(db, job_id)
             where = ", ".join(str(prints_dir(box.settings.data_dir, job["role"]) / name) for name in job["pages"])
-            lines.append(f"  In ({job['kind']}): {job['state_vi']} — {where}")
+            lines.append(f"  In {job['kind_vi'].lower()} ({job['kind']}): {job['state_vi']} — {where}")
         paid = payments.pay_by_card(db, devices, 50_000, officer.username, dossier_id=dossier["dossier_id"])
         lines.append(
             f"  Thanh toán thẻ 50.000 đ cho hồ sơ {dossier['code']}: {paid['state_vi']} (mã {paid['reference']})"

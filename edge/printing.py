@@ -34,6 +34,7 @@ from edge.errors import EdgeError, NotFoundError, ValidationError
 from edge.events import iso
 from edge.ports import (
     PRINTER_ROLES,
+    ROLE_NAMES,
     DeviceFailure,
     DeviceOpener,
     Document,
@@ -44,7 +45,12 @@ from edge.ports import (
 )
 from edge.store.db import write
 
-KINDS = ("ticket", "dossier_receipt", "fee_receipt", "test_page")
+KINDS = {
+    "ticket": ("Phiếu số thứ tự", "Queue ticket"),
+    "dossier_receipt": ("Giấy tiếp nhận hồ sơ", "Dossier receipt"),
+    "fee_receipt": ("Biên lai thu phí, lệ phí", "Fee receipt"),
+    "test_page": ("Trang in thử", "Test page"),
+}
 STATES = {
     "queued": ("Chờ in", "Queued"),
     "printing": ("Đang in", "Printing"),
@@ -142,6 +148,8 @@ def _row(values: Any) -> dict[str, Any]:
     job["fields"] = json.loads(job.pop("body"))
     job["pages"] = [Path(p).name for p in (job.pop("output") or "").splitlines()]
     job["state_vi"], job["state_en"] = STATES[job["state"]]
+    job["kind_vi"], job["kind_en"] = KINDS.get(job["kind"], (job["kind"], job["kind"]))
+    job["role_vi"], job["role_en"] = ROLE_NAMES.get(job["role"], (job["role"], job["role"]))
     return job
 
 

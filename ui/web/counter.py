@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -16,6 +16,7 @@ from ui.web.devices import opener, wake_printer
 
 bp = Blueprint("counter", __name__)
 PRINT_WAIT_S = 8.0  # the officer waits this long for the receipt before the page says "queued"
+RATING_SCALE = 5  # levels on the tablet page (DOMAIN.md: 3 or 5)
 
 
 def counter_context(dossier: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +149,40 @@ def settle(code: str, payment_id: str) -> BaseResponse:
     except EdgeError as err:
         flash(err.message(lang()), "error")
     return _back(code)
+
+
+@bp.get("/rate")
+@requires("dossier.act")
+def rate_page() -> str:
+    """The citizen-facing rating page on the counter's tablet (also takes a USB-HID keypad's digits)."""
+    db = box().db()
+    counter = box().settings.keypad_counter
+    subject = db.execute("SELECT dossier_id, officer FROM counter_subjects WHERE counter = ?", [counter]).fetchone()
+    code = None
+    if subject and subject[0]:
+        row = db.execute("SELECT code FROM dossiers WHERE dossier_id = ?", [subject[0]]).fetchone()
+        code = row[0] if row else None
+    scale = RATING_SCALE
+    levels = [(i + 1, *label) for i, label in enumerate(ratings.LEVELS[scale])]
+    return render_template(
+        "counter/rate.html", counter=counter, code=code, levels=levels, thanks=request.args.get("ok")
+    )
+
+
+@bp.post("/rate")
+@requires("dossier.act")
+def rate() -> BaseResponse:
+    """Record one rating from the tablet: a touch on a button, or a digit typed by a USB-HID keypad."""
+    source = "keyboard" if request.form.get("source") == "keyboard" else "tablet"
+    level = request.form.get("level", "")
+    try:
+        if not level.isdigit():
+            raise ValidationError("Chọn một mức đánh giá.", "Choose a rating.", field="level")
+        ratings.record_rating(box().db(), box().settings.keypad_counter, int(level), RATING_SCALE, source)
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+        return redirect(url_for("counter.rate_page"))
+    return redirect(url_for("counter.rate_page", ok=1))
 
 
 @bp.post("/dossiers/<code>/rating")

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from edge import devicehealth, payments, printing, ratings
 from edge.config import update_config_file
 from edge.errors import EdgeError
-from edge.ports import PRINTER_ROLES, ROLES, DeviceOpener, Document, NotConfigured
+from edge.ports import PRINTER_ROLES, ROLE_NAMES, ROLES, DeviceOpener, Document, NotConfigured
 from ui.web.common import box, current_user, lang, requires
 
 bp = Blueprint("devices", __name__)
@@ -59,6 +59,7 @@ def index() -> str:
         card_payments=payments.list_payments(db, 10),
         ratings=ratings.recent_ratings(db, 10),
         en=lang() == "en",
+        role_names=ROLE_NAMES,
     )
 
 
