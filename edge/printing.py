@@ -78,6 +78,11 @@ _INTERRUPTED = _Reason(
     "Máy dừng khi đang in; phiếu có thể chưa in hoặc in thiếu. Kiểm tra rồi bấm “In lại”.",
     "The box stopped while printing; the page may be missing or incomplete. Check, then press “Reprint”.",
 )
+_NEAR_END = _Reason(
+    "paper_near_end",
+    "Đã in. Máy in sắp hết giấy: chuẩn bị cuộn giấy mới.",
+    "Printed. The printer is nearly out of paper: get a new roll ready.",
+)
 _PAPER_RAN_OUT = _Reason(
     "paper_out_during_print",
     "Hết giấy trong khi in; phiếu có thể in thiếu. Thay giấy rồi bấm “In lại”.",
@@ -273,7 +278,8 @@ def process_one(db: sqlite_utils.Database, opener: DeviceOpener, now: datetime |
         ran_out = OutcomeUnknown(_PAPER_RAN_OUT.vi, _PAPER_RAN_OUT.en, code="paper_out")
         devicehealth.record_error(db, role, url, ran_out, at=iso(_now(now)))
         return True
-    _finish(db, job, "printed", _now(now), url=url, bytes_sent=outcome.bytes_sent, output=outcome.saved)
+    warning = _NEAR_END if after is not None and after.paper_near_end else None
+    _finish(db, job, "printed", _now(now), reason=warning, url=url, bytes_sent=outcome.bytes_sent, output=outcome.saved)
     devicehealth.record_ok(db, role, url, detail=", ".join(outcome.saved), at=iso(_now(now)))
     return True
 

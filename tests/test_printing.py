@@ -27,13 +27,14 @@ class ScriptedPrinter:
     """A printer whose state the test sets; `printed` is what came out on paper."""
 
     url: str = URL
-    mode: str = "ok"  # ok | paper_out | cover_open | unplugged | stall | runs_out
+    mode: str = "ok"  # ok | paper_out | cover_open | unplugged | stall | runs_out | near_end
     printed: list[Document] = field(default_factory=list)
     opened: int = 0
 
     def status(self) -> PrinterState | None:
         out = self.mode in ("paper_out", "runs_out_after")
-        return PrinterState(online=not out, paper_near_end=False, paper_out=out, cover_open=self.mode == "cover_open")
+        near = self.mode == "near_end"
+        return PrinterState(online=not out, paper_near_end=near, paper_out=out, cover_open=self.mode == "cover_open")
 
     def print(self, document: Document) -> PrintOutcome:
         if self.mode == "unplugged":
@@ -198,3 +199,12 @@ def test_the_worker_thread_prints_what_is_queued(box: Box, printer: ScriptedPrin
         assert printing.wait_for(box.db(), job, timeout_s=10)["state"] == "printed"
     finally:
         worker.stop()
+
+
+def test_paper_near_end_prints_and_warns(box: Box, printer: ScriptedPrinter, clock: FakeClock) -> None:
+    printer.mode = "near_end"
+    job = printing.enqueue(box.db(), "receipt_printer", RECEIPT, "canbo", now=clock())
+    run(box, Opener(printer), clock)
+    done = printing.get_job(box.db(), job)
+    assert (done["state"], done["reason_code"]) == ("printed", "paper_near_end") and printer.printed == [RECEIPT]
+    assert "sắp hết giấy" in done["reason_vi"]

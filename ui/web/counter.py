@@ -57,6 +57,8 @@ def print_receipt(code: str) -> BaseResponse:
         return _back(code)
     if done["state"] == "printed":
         flash(_("Đã in giấy tiếp nhận."), "success")
+        if done["reason_vi"]:  # printed, with a warning (paper nearly out)
+            flash(done["reason_en"] if lang() == "en" else done["reason_vi"], "error")
     elif done["state"] in ("queued", "printing"):
         flash(_("Lệnh in đang chờ máy in."), "success")
     else:
