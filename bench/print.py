@@ -3,8 +3,10 @@
 For a queue ticket and a dossier receipt on 80 mm (generic-80: native QR) and 58 mm (generic-58:
 raster QR) paper it prints:
 
-- bytes on the wire of the efficient encoding (blank rows fed with ESC J, inked rows trimmed,
-  native QR where the profile has one) and of the naive one (the whole page as one raster);
+- bytes on the wire of the efficient encoding (blank rows fed with ESC J, inked bands sent as only
+  the byte columns they need: cut at the last inked byte, or centred / right-aligned with ESC a on
+  profiles whose firmware documents ESC a for raster images; native QR where the profile has one)
+  and of the naive one (the whole page as one raster);
 - seconds "computed": bytes x 10 bits (8N1) / baud, what a real serial printer needs;
 - seconds "pty": measured by writing through a real pseudo-terminal at that baud setting into the
   printer simulator until the page is cut. Ptys do not throttle to the baud rate, so these are

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from PIL import Image
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageChops
 
 from devices.errors import DeviceError
 from devices.printer.encode import (
@@ -19,12 +21,15 @@ from devices.printer.encode import (
     encode_document,
     encode_naive,
     encode_status_query,
+    justifies_raster,
     page_image,
     raster_rows,
 )
+from devices.printer.escpos_decode import command_length
 from devices.printer.layout import QR, Block, Cut, DossierReceipt, Feed, TextRow, Ticket, layout_document
-from devices.printer.profiles import PROFILES, get_profile
+from devices.printer.profiles import PROFILES, PrinterProfile, get_profile
 from devices.printer.render import TextStyle
+from devices.printer.simulator import decode_escpos
 
 TICKET = Ticket("UBND xã Tân Phú — Bộ phận một cửa", "A012", "Hộ tịch, chứng thực", "15/03/2026 08:05", 3)
 RECEIPT = DossierReceipt(
@@ -157,3 +162,111 @@ def test_profiles() -> None:
     with pytest.raises(DeviceError) as err:
         get_profile("tm-xyz")
     assert "generic-80" in err.value.en and "Không có cấu hình máy in" in err.value.vi
+
+
+def walk(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
+    """Walk an encoded stream command by command: (ESC a in force, width in bytes, rows) of every GS v 0,
+    and the ESC a in force at the end."""
+    found, align, i = [], 0, 0
+    while i < len(data):
+        if data[i] not in (0x1B, 0x1D, 0x10):
+            i += 1
+            continue
+        length = command_length(data, i)
+        if data[i : i + 2] == b"\x1ba":
+            align = data[i + 2]
+        elif data[i : i + 3] == b"\x1dv0":
+            width, rows = int.from_bytes(data[i + 4 : i + 6], "little"), int.from_bytes(data[i + 6 : i + 8], "little")
+            found.append((align, width, rows))
+        i += length
+    return found, align
+
+
+def rasters(data: bytes) -> list[tuple[int, int, int]]:
+    """(ESC a in force, width in bytes, rows) of every GS v 0 in an encoded stream."""
+    return walk(data)[0]
+
+
+def assert_prints_the_page(blocks: list[Block], profile: PrinterProfile) -> bytes:
+    """Encode, print in the simulator, compare with the page image pixel by pixel; return the bytes."""
+    data = encode_blocks(blocks, profile)
+    (page,) = decode_escpos(data, profile.width_dots)
+    expected = page_image(blocks, profile.width_dots)
+    cut = next(block for block in blocks if isinstance(block, Cut))
+    assert page.errors == [] and page.cut
+    assert page.image.size == (expected.width, expected.height + cut.feed)  # the cut feeds blank paper
+    printed = page.image.crop((0, 0, expected.width, expected.height))
+    assert ImageChops.difference(printed.convert("L"), expected.convert("L")).getbbox() is None
+    if cut.feed:
+        assert page.image.crop((0, expected.height, expected.width, page.image.height)).getextrema() == (255, 255)
+    return data
+
+
+def test_centred_and_right_aligned_rows_are_sent_without_their_blank_left() -> None:
+    profile = get_profile("generic-80")
+    centred = TextRow("A012", TextStyle(size="big", align="center"))
+    right = TextRow("15/03/2026", TextStyle(align="right"))
+    data = assert_prints_the_page([centred, Feed(10), right, Cut()], profile)
+    (first, second) = rasters(data)
+    image = block_image(centred, 576)
+    assert image is not None
+    rows = [r for r in raster_rows(image) if any(r)]
+    lead = min(len(r) - len(r.lstrip(b"\x00")) for r in rows)
+    trail = min(len(r) - len(r.rstrip(b"\x00")) for r in rows)
+    assert first == (1, 72 - 2 * min(lead, trail), len(rows))  # centred, symmetric about the middle
+    assert second[0] == 2 and second[1] < 72 // 2  # right-aligned: only the bytes from the first inked one
+    assert data.endswith(b"\x1ba\x00" + b"\x1dVB\x00")  # back to left before the cut
+    left = encode_blocks([TextRow("Ab"), Cut()], profile)
+    assert b"\x1ba" not in left  # a left-aligned row needs no ESC a
+
+
+def test_justification_only_where_documented() -> None:
+    centred: list[Block] = [TextRow("Hộ tịch, chứng thực", TextStyle(align="center")), Cut()]
+    assert justifies_raster(get_profile("generic-58")) and justifies_raster(get_profile("epson-tm-t82"))
+    assert not justifies_raster(get_profile("xprinter-xp58"))
+    xprinter = get_profile("xprinter-xp58")
+    data = assert_prints_the_page(centred, xprinter)
+    assert b"\x1ba" not in data and all(align == 0 for align, _, _ in rasters(data))
+    clone = assert_prints_the_page(centred, get_profile("generic-58"))
+    assert [align for align, _, _ in rasters(clone)] == [1] and len(clone) < len(data)
+
+
+def drawn_as_raster(block: Block, profile: PrinterProfile) -> bool:
+    """Whether the encoder sends this block as a raster (not a native QR, not a text-mode row)."""
+    if isinstance(block, QR):
+        return not profile.native_qr
+    if isinstance(block, TextRow) and profile.text_codepage is not None:
+        return b"\x1dv0" in encode_blocks([block], profile)
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+@pytest.mark.parametrize("doc", [TICKET, RECEIPT], ids=["ticket", "receipt"])
+def test_every_profile_prints_the_page_image(name: str, doc: Ticket | DossierReceipt) -> None:
+    profile = get_profile(name)
+    blocks = [b for b in layout_document(doc, profile.width_dots) if drawn_as_raster(b, profile)]
+    data = assert_prints_the_page(blocks, profile)
+    found, final = walk(data)
+    assert final == 0 and all(align in (0, 1, 2) for align, _, _ in found)
+
+
+ROWS = st.lists(
+    st.tuples(
+        st.text(alphabet="AĐơễ ỹ0a", min_size=1, max_size=14),
+        st.sampled_from(["left", "center", "right"]),
+        st.sampled_from(["normal", "large"]),
+        st.integers(0, 40),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ROWS, st.sampled_from(["generic-80", "generic-58"]))
+def test_any_mix_of_alignments_prints_pixel_exact(rows: list[tuple[str, str, str, int]], name: str) -> None:
+    blocks: list[Block] = []
+    for text, align, size, gap in rows:
+        blocks += [TextRow(text, TextStyle(size=size, align=align)), Feed(gap)]  # type: ignore[arg-type]
+    data = assert_prints_the_page([*blocks, Cut()], get_profile(name))
+    assert walk(data)[1] == 0  # left alignment is back in force at the cut

@@ -4,9 +4,35 @@ Only the commands the printer simulator shares with us are emitted: ESC @, ESC a
 ESC 3, LF, ESC J, GS v 0, GS ( k (QR model 2), GS V 66 and DLE EOT.
 
 The efficient encoding feeds blank paper with ESC J instead of sending white raster rows, sends
-each run of inked rows as one GS v 0 cut at the last inked byte column, prints QR codes with the
-printer's own command where the profile has one, and sends rows as text where the profile's code
-page carries them exactly. The naive encoding sends the whole page as one full-width raster.
+each run of inked rows as one GS v 0 holding only the byte columns it needs, prints QR codes with
+the printer's own command where the profile has one, and sends rows as text where the profile's
+code page carries them exactly. The naive encoding sends the whole page as one full-width raster.
+
+Where a raster lands across the paper (what the documentation says). Epson's TM-T88III
+Specification (STANDARD) rev. B, sheet 144, GS v 0 [Details], manualsdump.com/en/manuals/
+epson-t88iii/156066/154: "The ESC a (Select justification) setting is also effective on raster bit
+images"; "The position at which subsequent characters are to be printed for raster bit image is
+specified by HT, ESC $, ESC \\ and GS L"; "In standard mode, this command is effective only when
+there is no data in the print buffer"; "Data outside the printing area is read in and discarded".
+The same notes are in Citizen's CT-E651 manual p. 113 (given as "the specification which is common
+to the model"), Cino's VersaJet reference p. 170, HPRT's TP80K manual p. 53 ("ESC a (select
+justification) is effective to raster bit image") and the 58/80 mm clone manual of the BETTER
+BT-532C (XX58/XX80 firmware) p. 27. ESC $ and GS L count in the horizontal motion unit of GS P,
+whose default is model-dependent: 1/180 inch on the TM-T88III and TM-T90 (Epson ESC/POS APG
+ver. 10.01 p. 470), 1/203 inch on the TM-L90, Cino, Wincor TH230 and NCR 7168; GS L also persists
+until ESC @. ESC a needs no unit: the printer centres (or right-aligns) the image in the print
+area, which after ESC @ is the whole printable width. ESC a itself only takes effect at the start
+of a line, which is where every GS v 0 and ESC J leaves the printer.
+
+So blank bytes at the left of a band are trimmed with ESC a, never with GS L or ESC $: a band is
+sent left-aligned (bytes 0..last inked), centred (a byte range symmetric about the middle, widened
+on its emptier side) or right-aligned (first inked byte..end), whichever sends fewer bytes counting
+the 3-byte ESC a switch, and alignment is set back to left at the end of every group of bands.
+Centring lands exactly on the page's own columns only when the paper width is a whole number of
+bytes (576 and 384 dots are). It is done only for the profiles in `JUSTIFIED_RASTER_PROFILES`
+(profiles.py has no flag for it): the two Epson models and the generic Epson-compatible 80 mm and
+clone 58 mm firmware the manuals above describe. The Xprinter XP-58 is left out: no Xprinter
+manual saying so was found, so its bands stay left-aligned and cut at their last inked byte.
 """
 
 from __future__ import annotations
@@ -27,6 +53,9 @@ QR_ERROR_M = 49  # error correction level M (48 L, 49 M, 50 Q, 51 H)
 _INVERT = bytes(255 - i for i in range(256))  # Pillow's mode "1" has 1 = white; printers 1 = black
 _SPLIT_COST = 11  # bytes of an ESC J plus a GS v 0 header
 _ALIGN = {"left": 0, "center": 1, "right": 2}
+_ALIGN_COST = 3  # bytes of an ESC a switch
+# Profiles whose firmware is documented to apply ESC a to GS v 0 images (see the module docstring).
+JUSTIFIED_RASTER_PROFILES = frozenset({"generic-58", "generic-80", "epson-tm-t20ii", "epson-tm-t82"})
 
 
 def _byte(value: int, what: str) -> bytes:
@@ -163,11 +192,18 @@ def raster_rows(image: Image.Image) -> list[bytes]:
     return [data[i : i + stride] for i in range(0, len(data), stride)]
 
 
-class _Pending:
-    """Rows waiting to be sent: blank runs become ESC J, inked runs one GS v 0 each."""
+def justifies_raster(profile: PrinterProfile) -> bool:
+    """Whether bands may be placed with ESC a on this profile (documented firmware, whole-byte paper width)."""
+    return profile.name in JUSTIFIED_RASTER_PROFILES and profile.width_dots % 8 == 0
 
-    def __init__(self) -> None:
+
+class _Pending:
+    """Rows waiting to be sent: blank runs become ESC J, inked runs one GS v 0 each, placed as cheaply as allowed."""
+
+    def __init__(self, justify: bool = False) -> None:
         self.rows: list[bytes] = []
+        self.justify = justify
+        self.align = "left"  # the printer's justification while bands are being sent
 
     def add(self, image: Image.Image) -> None:
         self.rows += raster_rows(image)
@@ -185,20 +221,38 @@ class _Pending:
             if run and blank * len(row) <= _SPLIT_COST:
                 run += [bytes(len(row))] * blank
             else:
-                out += _trimmed_raster(run) + cmd_feed(blank)
+                out += self._raster(run) + cmd_feed(blank)
                 run = []
             blank = 0
             run.append(row)
-        out += _trimmed_raster(run) + cmd_feed(blank)
+        out += self._raster(run) + cmd_feed(blank)
+        if self.align != "left":
+            out += cmd_align("left")
+            self.align = "left"
         self.rows = []
         return bytes(out)
 
+    def _raster(self, rows: list[bytes]) -> bytes:
+        """One GS v 0 for a run of rows (the first and last inked), preceded by ESC a when it changes."""
+        if not rows:
+            return b""
+        width = len(rows[0])
+        last = max(len(row.rstrip(b"\x00")) for row in rows)
+        if not self.justify:
+            return cmd_raster([row[:last] for row in rows])
+        first = min(len(row) - len(row.lstrip(b"\x00")) for row in rows)
+        margin = min(first, width - last)
+        spans = {"left": (0, last), "center": (margin, width - margin), "right": (first, width)}
 
-def _trimmed_raster(rows: list[bytes]) -> bytes:
-    if not rows:
-        return b""
-    used = max(len(row.rstrip(b"\x00")) for row in rows)
-    return cmd_raster([row[:used] for row in rows])
+        def cost(align: str) -> int:
+            start, end = spans[align]
+            return (end - start) * len(rows) + (0 if align == self.align else _ALIGN_COST)
+
+        align = min(spans, key=cost)  # ties go to the earlier entry: left, then center
+        start, end = spans[align]
+        switch = b"" if align == self.align else cmd_align(align)
+        self.align = align
+        return switch + cmd_raster([row[start:end] for row in rows])
 
 
 def _text_mode_bytes(row: TextRow, profile: PrinterProfile) -> bytes | None:
@@ -230,7 +284,7 @@ def _text_mode_bytes(row: TextRow, profile: PrinterProfile) -> bytes | None:
 def encode_blocks(blocks: list[Block], profile: PrinterProfile) -> bytes:
     """Encode laid-out blocks efficiently for a profile."""
     out = bytearray(cmd_init())
-    pending = _Pending()
+    pending = _Pending(justifies_raster(profile))
     for block in blocks:
         text = _text_mode_bytes(block, profile) if isinstance(block, TextRow) else None
         if text is not None:
@@ -249,7 +303,7 @@ def encode_blocks(blocks: list[Block], profile: PrinterProfile) -> bytes:
 
 
 def encode_document(doc: Document, profile: PrinterProfile) -> bytes:
-    """Encode a document efficiently: fed blank paper, trimmed rasters, native QR where possible; ends with a cut."""
+    """Encode a document efficiently: fed blank paper, trimmed and justified rasters, native QR; ends with a cut."""
     return encode_blocks(layout_document(doc, profile.width_dots), profile)
 
 
