@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import qrcode
 import qrcode.constants
-import serial
-from escpos.printer import Dummy
+import serial  # type: ignore[import-untyped]  # pyserial ships no type hints
+from escpos.printer import Dummy  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw
@@ -433,3 +433,18 @@ def test_serve_printer_on_a_pty_answers_status() -> None:
             assert port.read(1) == b"\x72"
     finally:
         server.stop()
+
+
+def test_command_lengths_and_the_names_kept_after_the_split() -> None:
+    from devices.printer import escpos_commands, escpos_decode, simulator
+
+    assert escpos_decode.command_length is escpos_commands.command_length
+    assert simulator.PrintedPage is escpos_decode.PrintedPage and simulator.decode_escpos is decode_escpos
+    assert escpos_commands.command_length(GS + b"v0\x00\x02\x00\x03\x00", 0) == 8 + 6
+    assert escpos_commands.command_length(b"xx" + ESC + b"a\x01", 2) == 3
+    assert escpos_commands.command_length(GS + b"(k\x04\x00", 0) == 5 + 4
+    with pytest.raises(escpos_decode.NeedMore):
+        escpos_commands.command_length(GS + b"v0\x00", 0)
+    with pytest.raises(escpos_decode.BadCommand) as bad:
+        escpos_commands.command_length(ESC + b"y", 0)
+    assert "ESC y" in str(bad.value) and bad.value.skip == 2
