@@ -24,6 +24,7 @@ from edge.config import CONFIG_FILE, Settings, load_settings
 from edge.errors import ValidationError
 from edge.ports import (
     PRINTER_ROLES,
+    ROLE_NAMES,
     CardResult,
     DeviceFailure,
     Document,
@@ -38,7 +39,14 @@ from edge.ports import (
 
 _SIM_KIND = {"receipt_printer": "printer", "ticket_printer": "printer", "card_terminal": "terminal",
              "rating_keypad": "keypad"}  # fmt: skip
-_NOT_READY = ("paper_out", "cover_open", "printer_offline")
+# The transports each role's driver speaks.
+_SCHEMES = {
+    "receipt_printer": ("serial", "tcp", "usb", "file", "sim"),
+    "ticket_printer": ("serial", "tcp", "usb", "file", "sim"),
+    "card_terminal": ("serial", "sim"),
+    "rating_keypad": ("serial", "sim"),
+}
+_NOT_READY = ("printer_paper_out", "printer_cover_open", "printer_offline", "paper_out", "cover_open")
 _PAGE_NAME = re.compile(r"[0-9]{4,}\.(png|txt)", re.ASCII)
 TERMINAL_ANSWER_S = 120.0  # a card holder may take this long at the terminal
 KEYPAD_IDENTIFY_S = 1.0  # a keypad says how many buttons it has within this
@@ -62,18 +70,24 @@ def document_for(document: Document) -> Any:
     from devices.printer import layout
 
     fields = dict(document.fields)
-    if document.kind == "ticket":
-        return layout.Ticket(**fields)
-    if document.kind == "dossier_receipt":
-        return layout.DossierReceipt(**fields)
-    if document.kind == "fee_receipt":
-        lines = tuple(layout.FeeLine(str(line["name"]), int(line["amount"])) for line in fields.pop("lines", []))
-        return layout.FeeReceipt(lines=lines, **fields)
-    if document.kind == "test_page":
-        return layout.TestPage(**fields)
-    raise DeviceFailure(
-        f"Không có mẫu in “{document.kind}”.", f"No print layout “{document.kind}”.", code="unknown_layout"
-    )
+    kinds: dict[str, Any] = {"ticket": layout.Ticket, "dossier_receipt": layout.DossierReceipt,
+                             "fee_receipt": layout.FeeReceipt, "test_page": layout.TestPage}  # fmt: skip
+    if document.kind not in kinds:
+        raise DeviceFailure(
+            f"Không có mẫu in “{document.kind}”.", f"No print layout “{document.kind}”.", code="unknown_layout"
+        )
+    try:
+        if document.kind == "fee_receipt":
+            fields["lines"] = tuple(layout.FeeLine(str(x["name"]), int(x["amount"])) for x in fields.get("lines", []))
+        return kinds[document.kind](**fields)
+    except (TypeError, ValueError, KeyError) as err:  # a job whose fields do not fit the layout
+        raise DeviceFailure(
+            f"Nội dung lệnh in không khớp mẫu “{document.kind}”: {err}.",
+            f"The print job's fields do not fit the “{document.kind}” layout: {err}.",
+            code="bad_print_fields",
+        ) from err
+    except DeviceError as err:  # the layout refused them (e.g. a fee total that is not the sum)
+        raise DeviceFailure(err.vi, err.en, code=err.code) from err
 
 
 class PrinterAdapter:
@@ -97,7 +111,6 @@ class PrinterAdapter:
         doc = document_for(document)
         sim = self._running.sim if self._running else None
         pages_before = len(sim.pages) if sim else 0  # type: ignore[attr-defined]
-        bytes_before = sim.received_bytes if sim else 0  # type: ignore[attr-defined]
         try:
             self._driver.check_ready()  # paper, cover, offline: refused before a byte of the job goes out
         except DeviceError as err:
@@ -108,9 +121,9 @@ class PrinterAdapter:
             raise translate(err, sent=True) from err
         if sim is None:
             return PrintOutcome(sent)
-        # The simulator reads on its own thread: let it take in the whole job before looking at its pages.
+        # The simulator reads on its own thread: every document ends with a cut, so wait for its page.
         deadline = time.monotonic() + SIM_SETTLE_S
-        while sim.received_bytes < bytes_before + sent and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        while len(sim.pages) <= pages_before and time.monotonic() < deadline:  # type: ignore[attr-defined]
             time.sleep(0.01)
         sim.feed(b"")  # type: ignore[attr-defined]  # waits for the chunk being decoded (feed holds its lock)
         pages = sim.pages[pages_before:]  # type: ignore[attr-defined]
@@ -162,7 +175,7 @@ class TerminalAdapter:
             state = self._driver.status()
         except DeviceError as err:
             raise translate(err, sent=False) from err
-        return f"{state.state}: {state.message_vi}"
+        return str(state.message_vi)
 
     def close(self) -> None:
         self._driver.close()
@@ -281,13 +294,23 @@ class Devices:
             driver.identify(KEYPAD_IDENTIFY_S)  # learns 3 or 5 buttons; a pad that does not answer keeps 5
         return KeypadAdapter(driver, self.url("rating_keypad"))
 
-    def check_address(self, url: str) -> None:
+    def check_address(self, url: str, role: str) -> None:
         from devices.urls import parse_device_url
 
         try:
-            parse_device_url(url)
+            address = parse_device_url(url)
         except DeviceError as err:
-            raise ValidationError(err.vi, err.en, code=err.code, field="url") from err
+            raise ValidationError(err.vi, err.en, code=err.code, field=role) from err
+        allowed = _SCHEMES[role]
+        kind = _SIM_KIND[role]
+        if address.scheme not in allowed or (address.scheme == "sim" and address.path != kind):
+            names = ", ".join(f"sim://{kind}" if s == "sim" else f"{s}://" for s in allowed)
+            raise ValidationError(
+                f"Địa chỉ “{url}” không dùng được cho {ROLE_NAMES[role][0].lower()}: chỉ nhận {names}.",
+                f"“{url}” cannot be used for the {ROLE_NAMES[role][1].lower()}: only {names}.",
+                code="bad_device_address",
+                field=role,
+            )
 
     def printer_profiles(self) -> list[str]:
         from devices.printer.profiles import PROFILES

@@ -1,8 +1,9 @@
 """`motcua devices …`: what a technician types to see, set up and test the office's devices.
 
 Part of the composition root (it opens drivers and simulators directly). Output is Vietnamese,
-English with MOTCUA_LANG=en; exit codes: 0 done, 1 the device failed or refused, 2 a usage or
-configuration error.
+English with MOTCUA_LANG=en. Exit codes, as for every `motcua` command: 0 done; 1 the input was
+refused (a wrong address, role, profile or amount); 2 the device or the box failed (unreachable,
+no answer, not set up), as argparse's own usage errors also give 2.
 """
 
 from __future__ import annotations
@@ -77,23 +78,25 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace) -> int:
-    from devices.urls import parse_device_url
-
     if args.role not in ROLES:
         raise ValidationError(
             f"Vai trò thiết bị phải là một trong {', '.join(ROLES)}.", f"The role must be one of {', '.join(ROLES)}."
         )
+    box = open_box(args.data)
+    devices = Devices(box.settings)
     if args.url:
-        parse_device_url(args.url)
+        devices.check_address(args.url, args.role)
     changes: dict[str, Any] = {args.role: args.url}
     if args.profile:
         if not args.role.endswith("_printer"):
             raise ValidationError("Chỉ máy in mới có mẫu máy (--profile).", "Only printers have a --profile.")
-        from devices.printer.profiles import get_profile
-
-        get_profile(args.profile)
+        if args.profile not in devices.printer_profiles():
+            known = ", ".join(devices.printer_profiles())
+            raise ValidationError(
+                f"Không có mẫu máy in “{args.profile}” (có: {known}).",
+                f"No printer profile “{args.profile}” ({known}).",
+            )
         changes[f"{args.role}_profile"] = args.profile
-    box = open_box(args.data)
     update_config_file(box.settings.data_dir, changes)
     name = ROLE_NAMES[args.role]
     _say(f"Đã đặt {name[0]}: {args.url or '(không có)'}.", f"{name[1]} set to {args.url or '(none)'}.")

@@ -16,15 +16,24 @@ from edge.ports import ROLE_NAMES, ROLES
 from edge.store.db import write
 
 KEEP_ERRORS = 500  # recent errors kept for the technician page
+# The new value of each field, or the old one while the device keeps its address; a device at a
+# new address starts afresh (what the old one did is not held against it).
+_KEEP_SAME_ADDRESS = (
+    ", ".join(
+        f"{f} = CASE WHEN device_health.url = excluded.url THEN coalesce(excluded.{f}, device_health.{f})"
+        f" ELSE excluded.{f} END"
+        for f in ("last_ok_at", "last_error_at", "last_error_code", "last_error_vi", "last_error_en")
+    )
+    + ", url = excluded.url"
+)
 
 
 def record_ok(db: sqlite_utils.Database, role: str, url: str, detail: str = "", at: str | None = None) -> None:
     """Note that the device of a role just worked."""
     with write(db):
         db.execute(
-            "INSERT INTO device_health (role, url, last_ok_at, detail) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (role) DO UPDATE SET url = excluded.url, last_ok_at = excluded.last_ok_at,"
-            " detail = excluded.detail",
+            "INSERT INTO device_health (role, url, last_state, last_ok_at, detail) VALUES (?, ?, 'ok', ?, ?)"
+            f" ON CONFLICT (role) DO UPDATE SET last_state = 'ok', detail = excluded.detail, {_KEEP_SAME_ADDRESS}",
             [role, url, at or now_iso(), detail],
         )
 
@@ -34,10 +43,9 @@ def record_error(db: sqlite_utils.Database, role: str, url: str, err: EdgeError,
     moment = at or now_iso()
     with write(db):
         db.execute(
-            "INSERT INTO device_health (role, url, last_error_at, last_error_code, last_error_vi, last_error_en)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (role) DO UPDATE SET url = excluded.url,"
-            " last_error_at = excluded.last_error_at, last_error_code = excluded.last_error_code,"
-            " last_error_vi = excluded.last_error_vi, last_error_en = excluded.last_error_en",
+            "INSERT INTO device_health (role, url, last_state, last_error_at, last_error_code, last_error_vi,"
+            " last_error_en) VALUES (?, ?, 'error', ?, ?, ?, ?) ON CONFLICT (role) DO UPDATE SET last_state = 'error',"
+            f" detail = CASE WHEN device_health.url = excluded.url THEN device_health.detail END, {_KEEP_SAME_ADDRESS}",
             [role, url, moment, err.code, err.vi, err.en],
         )
         db.execute(
@@ -56,24 +64,19 @@ def health(db: sqlite_utils.Database, urls: dict[str, str]) -> list[dict[str, An
     rows = {
         r[0]: r
         for r in db.execute(
-            "SELECT role, url, last_ok_at, last_error_at, last_error_code, last_error_vi, last_error_en, detail"
-            " FROM device_health"
+            "SELECT role, url, last_ok_at, last_error_at, last_error_code, last_error_vi, last_error_en, detail,"
+            " last_state FROM device_health"
         ).fetchall()
     }
     out = []
     for role in ROLES:
         url = urls.get(role, "")
         row = rows.get(role)
-        ok_at, error_at = (row[2], row[3]) if row and row[1] == url else (None, None)
-        if not url:
-            state = "none"
-        elif error_at and (not ok_at or error_at >= ok_at):
-            state = "error"
-        elif ok_at:
-            state = "ok"
-        else:
-            state = "unknown"
         same = bool(row and row[1] == url)
+        ok_at, error_at = (row[2], row[3]) if row and same else (None, None)
+        # The last thing that happened decides, even within one second (a reconciled payment, say).
+        last = row[8] if row and same else None
+        state = "none" if not url else last or "unknown"
         out.append(
             {
                 "role": role,

@@ -176,8 +176,8 @@ class DeviceOpener(Protocol):
     def keypad(self) -> RatingPad:
         """Open the rating keypad; raise NotConfigured or DeviceFailure."""
 
-    def check_address(self, url: str) -> None:
-        """Raise DeviceFailure (code bad_device_address) when a device URL cannot be used."""
+    def check_address(self, url: str, role: str) -> None:
+        """Raise ValidationError when a device URL cannot be used, or not for this role."""
 
     def printer_profiles(self) -> list[str]:
         """Return the printer profile names a printer role may use."""

@@ -18,6 +18,7 @@ A caller may give its own job id: asking twice with the same id makes one job, n
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Mapping
@@ -58,6 +59,7 @@ STATES = {
     "waiting": ("Đang chờ máy in", "Waiting for the printer"),
     "failed": ("In lỗi", "Failed"),
 }
+log = logging.getLogger("motcua.printing")
 RETRY_S = (2, 5, 10, 20, 30)  # waiting jobs: seconds before the next try, by attempt; then every 30 s
 _COLUMNS = (
     "id", "role", "kind", "body", "dossier_id", "state", "reason_code", "reason_vi", "reason_en", "attempts",
@@ -82,6 +84,11 @@ _NEAR_END = _Reason(
     "paper_near_end",
     "Đã in. Máy in sắp hết giấy: chuẩn bị cuộn giấy mới.",
     "Printed. The printer is nearly out of paper: get a new roll ready.",
+)
+_INTERNAL = _Reason(
+    "internal_error",
+    "Lỗi phần mềm khi in; phiếu có thể chưa in. Báo kỹ thuật viên, rồi bấm “In lại”.",
+    "A software error while printing; the page may not be printed. Tell a technician, then press “Reprint”.",
 )
 _PAPER_RAN_OUT = _Reason(
     "paper_out_during_print",
@@ -273,6 +280,10 @@ def process_one(db: sqlite_utils.Database, opener: DeviceOpener, now: datetime |
         _finish(db, job, "failed", _now(now), reason=err, url=url)
         devicehealth.record_error(db, role, url, err, at=iso(_now(now)))
         return True
+    except Exception as exc:  # a bug must not leave the job "printing" nor stop the queue behind it
+        log.exception("print job %s failed", job["id"])
+        _finish(db, job, "failed", _now(now), reason=_Reason("internal_error", _INTERNAL.vi, f"{_INTERNAL.en} ({exc})"))
+        return True
     if after is not None and after.paper_out:
         _finish(db, job, "failed", _now(now), reason=_PAPER_RAN_OUT, url=url, bytes_sent=outcome.bytes_sent)
         ran_out = OutcomeUnknown(_PAPER_RAN_OUT.vi, _PAPER_RAN_OUT.en, code="paper_out")
@@ -316,8 +327,9 @@ class PrintWorker:
         while not self._stop.is_set():
             try:
                 busy = process_one(db, self._opener)
-            except EdgeError:
-                busy = False  # a DB that is busy or full: try again on the next tick
+            except Exception:  # a DB that is busy or full, or a bug: keep the worker alive, try on the next tick
+                log.exception("print worker")
+                busy = False
             if not busy:
                 self._wake.wait(self._poll_s)
                 self._wake.clear()

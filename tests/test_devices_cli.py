@@ -180,11 +180,6 @@ def test_set_explains_in_english_when_asked(data: str) -> None:
     assert not VIETNAMESE & set(result.stderr.lower())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`devices set` (and Devices.check_address) only parse the URL: a card terminal on tcp:// or a keypad "
-    "on usb://, which their drivers always refuse, is saved and fails only at the first payment or press",
-)
 @pytest.mark.parametrize(
     ("role", "url"), [("card_terminal", "tcp://192.0.2.10:9100"), ("rating_keypad", "usb://04b8:0202")]
 )
@@ -443,19 +438,12 @@ def test_simulate_usage_errors() -> None:
 # -- exit codes ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge.devicecli's docstring promises exit 1 when the device failed, but edge.cli.main exits 2 for every "
-    "EdgeError of status >= 500, and DeviceFailure (NotDelivered, OutcomeUnknown) is 503",
-)
-def test_a_device_that_fails_exits_1(data: str) -> None:
-    assert motcua("devices", "print-test", "--data", data, "--printer", "serial:///dev/no-such-tty").returncode == 1
+def test_a_device_that_fails_exits_2(data: str) -> None:
+    assert motcua("devices", "print-test", "--data", data, "--printer", "serial:///dev/no-such-tty").returncode == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge.devicecli's docstring promises exit 2 for a usage or configuration error, but a bad role or "
-    "profile is a ValidationError (400), which edge.cli.main ends with exit 1",
-)
-def test_a_usage_error_exits_2(data: str) -> None:
-    assert motcua("devices", "set", "--data", data, "scanner", "sim://printer").returncode == 2
+def test_refused_input_exits_1(data: str) -> None:
+    assert motcua("devices", "set", "--data", data, "scanner", "sim://printer").returncode == 1
+    assert (
+        motcua("devices", "set", "--data", data, "receipt_printer", "sim://printer", "--profile", "x").returncode == 1
+    )

@@ -355,11 +355,6 @@ def test_a_printer_on_a_real_pseudo_terminal(box: Box, tmp_path: Path) -> None:
         server.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge.appliance._NOT_READY lists 'paper_out'/'cover_open' but the printer driver's codes are "
-    "'printer_paper_out'/'printer_cover_open', so translate() turns them into NotDelivered, not NotReady",
-)
 @pytest.mark.parametrize("fault", ["paper_out", "cover_open"])
 def test_paper_out_and_cover_open_are_not_ready(sim_devices: Devices, fault: str) -> None:
     _, sim = printer_sim(sim_devices)
@@ -372,12 +367,6 @@ def test_paper_out_and_cover_open_are_not_ready(sim_devices: Devices, fault: str
         printer.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge.printing.process_one lets the TypeError of edge.appliance.document_for escape for a job whose "
-    "fields do not fit the layout: the job stays 'printing' and PrintWorker's thread (which catches EdgeError "
-    "only) dies, so no later job prints until a restart",
-)
 def test_a_job_with_fields_missing_fails_instead_of_stopping_the_queue(box: Box, sim_devices: Devices) -> None:
     db = box.db()
     _, sim = printer_sim(sim_devices)
@@ -451,11 +440,6 @@ def test_an_answer_lost_after_the_charge_is_reconciled_as_approved(box: Box, sim
     assert [t.reference for t in sim.transactions] == [payment["reference"], second["reference"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="devices.terminal.simulator mode 'timeout' (documented as the reconciliation case) drops the answer "
-    "to every request, the last-transaction query included, so pay_by_card can only end 'unknown' in that mode",
-)
 def test_timeout_mode_is_reconciled_without_changing_the_mode(box: Box, sim_devices: Devices) -> None:
     _, sim = terminal_sim(sim_devices)
     sim.mode = "timeout"
@@ -585,12 +569,6 @@ def test_a_box_killed_mid_sale_is_reconciled_before_the_next_sale(box: Box) -> N
         server.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge.devicehealth.health says 'error' when the last error and the last success share a second "
-    "(error_at >= ok_at on ISO strings to the second): a lost answer reconciled at once leaves a working "
-    "terminal shown as failing",
-)
 def test_a_terminal_reconciled_in_the_same_second_is_healthy(box: Box, sim_devices: Devices) -> None:
     _, sim = terminal_sim(sim_devices)
     sim.mode = "timeout"

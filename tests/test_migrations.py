@@ -84,3 +84,19 @@ def test_a_failing_migration_leaves_the_db_as_it_was(box_settings: Settings) -> 
     finally:
         migrations._migrations = [m for m in migrations._migrations if m.name != "9999_broken"]
         db.conn.close()
+
+
+def test_a_box_before_the_devices_migration_upgrades_with_its_rows(tmp_path: Path) -> None:
+    """0008 adds the device tables to a box in service: its dossiers and settings stay as they were."""
+    from edge.store.db import connect
+    from edge.store.migrations import migrations, schema_version
+
+    db = connect(tmp_path / "old.db")
+    migrations.apply(db, stop_before="0008_devices")
+    assert schema_version(db) == 7
+    db.execute("INSERT INTO sync_state (key, value) VALUES ('feed_cursor', '12')")
+    migrations.apply(db)
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"print_jobs", "device_health", "device_errors", "card_payments", "ratings", "counter_subjects"} <= tables
+    assert db.execute("SELECT value FROM sync_state WHERE key = 'feed_cursor'").fetchone() == ("12",)
+    db.conn.close()

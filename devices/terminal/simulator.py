@@ -10,7 +10,7 @@ Modes (settable any time):
     approve     sales and voids are approved
     decline     sales and voids are declined (ISO 8583 code 05)
     cancel      the card holder pressed cancel (code 17)
-    timeout     the sale is approved but the answer is never sent
+    timeout     the sale is approved but the answer is never sent (a last-transaction query is answered)
     silent_mid  the sale is approved; the terminal sends ENQ, then nothing more
     garbage     the sale is approved; the answer is noise and a frame with a wrong LRC, every time
     nak_once    the first request frame is NAKed, then the terminal behaves as "approve"
@@ -187,7 +187,8 @@ class TerminalSimulator:
             answer = self._process(request)
             if self._state == _BUSY:
                 self._state = _IDLE
-            if session != self._session or self._mode == "timeout":
+            lost = self._mode == "timeout" and request.kind != TYPE_LAST  # the query is how the box finds out
+            if session != self._session or lost:
                 return
             body = frame(answer.encode())
             if self._mode == "garbage":

@@ -287,6 +287,7 @@ def m0008_devices(db: sqlite_utils.Database) -> None:
         CREATE TABLE device_health (
             role TEXT PRIMARY KEY,
             url TEXT NOT NULL,
+            last_state TEXT CHECK (last_state IN ('ok', 'error')),
             last_ok_at TEXT,
             last_error_at TEXT,
             last_error_code TEXT,

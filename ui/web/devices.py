@@ -73,7 +73,7 @@ def config() -> BaseResponse:
         for role in ROLES:
             url = request.form.get(role, "").strip()
             if url:
-                devices.check_address(url)
+                devices.check_address(url, role)
             changes[role] = url
         for role in PRINTER_ROLES:
             profile = request.form.get(f"{role}_profile", "").strip()
