@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
+from bench.print import DOCS
 from devices.errors import DeviceError
 from devices.printer.encode import (
     block_image,
@@ -31,15 +32,7 @@ from devices.printer.profiles import PROFILES, PrinterProfile, get_profile
 from devices.printer.render import TextStyle
 from devices.printer.simulator import decode_escpos
 
-TICKET = Ticket("UBND xã Tân Phú — Bộ phận một cửa", "A012", "Hộ tịch, chứng thực", "15/03/2026 08:05", 3)
-RECEIPT = DossierReceipt(
-    "UBND xã Tân Phú — Bộ phận một cửa",
-    "H01.02-260315-0001",
-    "Đăng ký khai sinh cho trẻ em có yếu tố nước ngoài",
-    "Nguyễn Thị Ánh Tuyết",
-    "15/03/2026 08:15",
-    "20/03/2026 16:30",
-)
+TICKET, RECEIPT = DOCS["ticket"], DOCS["receipt"]  # the documents bench/print.py measures
 
 
 def test_command_bytes() -> None:

@@ -6,11 +6,11 @@ import unicodedata
 
 import pytest
 
+from bench.print import DOCS
 from devices.errors import DeviceError
 from devices.printer.layout import (
     QR,
     Cut,
-    DossierReceipt,
     FeeLine,
     FeeReceipt,
     TestPage,
@@ -29,15 +29,7 @@ from devices.printer.render import (
     wrap,
 )
 
-TICKET = Ticket("UBND xã Tân Phú", "A012", "Hộ tịch, chứng thực", "15/03/2026 08:05", 3)
-RECEIPT = DossierReceipt(
-    "UBND xã Tân Phú",
-    "H01.02-260315-0001",
-    "Đăng ký khai sinh cho trẻ em có yếu tố nước ngoài",
-    "Nguyễn Thị Ánh Tuyết",
-    "15/03/2026 08:15",
-    "20/03/2026 16:30",
-)
+TICKET, RECEIPT = DOCS["ticket"], DOCS["receipt"]  # the documents bench/print.py measures
 
 
 def test_letter_list_is_the_134_vietnamese_letters() -> None:

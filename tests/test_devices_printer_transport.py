@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.print import DOCS
 from devices.errors import DeviceAddressError, DeviceError, DeviceProtocolError, DeviceTimeout, DeviceUnavailable
 from devices.printer.encode import encode_document, page_image
-from devices.printer.layout import Document, DossierReceipt, FeeLine, FeeReceipt, TestPage, Ticket, layout_document
+from devices.printer.layout import Document, FeeLine, FeeReceipt, TestPage, layout_document
 from devices.printer.profiles import get_profile
 from devices.printer.render import VIETNAMESE_LETTERS, render_line
 from devices.printer.simulator import PrinterSimulator, decode_escpos
@@ -29,15 +30,7 @@ from devices.printer.transport import (
 from devices.simio import PtyServer, TcpServer
 from devices.vietqr import vietqr_payload
 
-TICKET = Ticket("UBND xã Tân Phú", "A012", "Hộ tịch, chứng thực", "15/03/2026 08:05", 3)
-RECEIPT = DossierReceipt(
-    "UBND xã Tân Phú",
-    "H01.02-260315-0001",
-    "Đăng ký khai sinh cho trẻ em có yếu tố nước ngoài",
-    "Nguyễn Thị Ánh Tuyết",
-    "15/03/2026 08:15",
-    "20/03/2026 16:30",
-)
+TICKET, RECEIPT = DOCS["ticket"], DOCS["receipt"]  # the documents bench/print.py measures
 
 
 def wait_for_pages(sim: PrinterSimulator, count: int, timeout: float = 5.0) -> None:
