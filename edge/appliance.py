@@ -170,12 +170,14 @@ class TerminalAdapter:
         voided = bool(last.voided) or last.kind == "void"
         return replace(self._result(last), outcome="approved" if voided else last.outcome, voided=voided)
 
-    def status(self) -> str:
+    def status(self) -> tuple[str, str]:
         try:
             state = self._driver.status()
         except DeviceError as err:
             raise translate(err, sent=False) from err
-        return str(state.message_vi)
+        if not state.ready:  # busy or offline: no sale can start now
+            raise NotDelivered(state.message_vi, state.message_en, code=f"terminal_{state.state}")
+        return str(state.message_vi), str(state.message_en)
 
     def close(self) -> None:
         self._driver.close()

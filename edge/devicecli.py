@@ -21,7 +21,7 @@ from edge.appliance import Devices, translate
 from edge.box import open_box
 from edge.config import update_config_file
 from edge.errors import EdgeError, ValidationError
-from edge.ports import ROLE_NAMES, ROLES, Document
+from edge.ports import ROLE_NAMES, ROLES, Document, NotReady
 
 Handler = Callable[[argparse.Namespace], int]
 OUTCOMES = {"approved": ("chấp nhận", "approved"), "declined": ("bị từ chối", "declined"),
@@ -157,7 +157,8 @@ def _terminal_test(args: argparse.Namespace) -> int:
     try:
         terminal = devices.terminal()
         try:
-            _say(f"Máy POS {url}: {terminal.status()}", f"Terminal {url}: {terminal.status()}")
+            vi, en = terminal.status()
+            _say(f"Máy POS {url}: {vi}", f"Terminal {url}: {en}")
             last = terminal.last_transaction()
             if last is None:
                 _say("Giao dịch gần nhất: không có.", "Last transaction: none.")
@@ -188,6 +189,65 @@ def _terminal_test(args: argparse.Namespace) -> int:
     if not args.terminal:
         devicehealth.record_ok(box.db(), "card_terminal", url, detail="terminal-test")
     return 0
+
+
+def _check_one(devices: Devices, role: str) -> tuple[str, str]:
+    """Ask one device how it is, without printing or charging anything; return what it said (vi, en)."""
+    if role.endswith("_printer"):
+        printer = devices.printer(role)
+        try:
+            state = printer.status()
+        finally:
+            printer.close()
+        if state is None:
+            return "cổng mở được (đường truyền này không hỏi được trạng thái)", "port opens (no status on this link)"
+        if state.paper_out or state.cover_open or not state.online:
+            vi, en = ("không sẵn sàng", "offline")
+            if state.paper_out:
+                vi, en = ("hết giấy", "out of paper")
+            elif state.cover_open:
+                vi, en = ("nắp mở", "cover open")
+            raise NotReady(f"Máy in báo: {vi}.", f"The printer says: {en}.", code="printer_not_ready")
+        if state.paper_near_end:
+            return "sẵn sàng, sắp hết giấy", "ready, paper nearly out"
+        return "sẵn sàng", "ready"
+    if role == "card_terminal":
+        terminal = devices.terminal()
+        try:
+            return terminal.status()
+        finally:
+            terminal.close()
+    pad = devices.keypad()
+    try:
+        return f"trả lời, {pad.buttons} nút", f"answers, {pad.buttons} buttons"
+    finally:
+        pad.close()
+
+
+def _test(args: argparse.Namespace) -> int:
+    box = open_box(args.data)
+    devices = Devices(box.settings)
+    roles = [args.role] if args.role else [r for r in ROLES if devices.url(r)]
+    en = _en()
+    failed = 0
+    try:
+        for role in roles:
+            name = ROLE_NAMES[role][1 if en else 0]
+            url = devices.url(role)
+            try:
+                said = _check_one(devices, role)
+            except EdgeError as err:
+                failed += 1
+                devicehealth.record_error(box.db(), role, url, err)
+                print(f"{'FAIL' if en else 'LỖI'}  {name} ({url or '—'}): {err.message('en' if en else 'vi')}")
+                continue
+            devicehealth.record_ok(box.db(), role, url, detail="test")
+            print(f"{'OK' if en else 'TỐT'}  {name} ({url}): {said[1 if en else 0]}", flush=True)
+    finally:
+        devices.close()
+    if not roles:
+        _say("Chưa cấu hình thiết bị nào.", "No device is set up.")
+    return 2 if failed else 0
 
 
 def _vietqr(args: argparse.Namespace) -> int:
@@ -225,6 +285,9 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("role", help=", ".join(ROLES))
     p.add_argument("url", help="serial:///dev/ttyUSB0?baudrate=115200, tcp://HOST:9100, usb://VID:PID, …")
     p.add_argument("--profile", help="mẫu máy in, ví dụ generic-80, generic-58")
+    p = command("test", _device_errors(_test), "hỏi từng thiết bị đã cấu hình (không in, không trừ tiền)", group)
+    p.add_argument("--data")
+    p.add_argument("role", nargs="?", choices=ROLES)
     p = command("print-test", _device_errors(_print_test), "in trang thử (đủ chữ tiếng Việt và mã QR)", group)
     p.add_argument("--data")
     p.add_argument("--printer", help="địa chỉ máy in (mặc định: máy in biên nhận đã cấu hình)")

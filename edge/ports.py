@@ -141,8 +141,8 @@ class CardTerminal(Protocol):
     def last_transaction(self) -> CardResult | None:
         """Return the terminal's last transaction, or None if it has none."""
 
-    def status(self) -> str:
-        """Return the terminal's own status text (raises NotDelivered when it does not answer)."""
+    def status(self) -> tuple[str, str]:
+        """Return the terminal's status in Vietnamese and English (raises NotDelivered when it does not answer)."""
 
     def close(self) -> None:
         """Release the port."""

@@ -447,3 +447,21 @@ def test_refused_input_exits_1(data: str) -> None:
     assert (
         motcua("devices", "set", "--data", data, "receipt_printer", "sim://printer", "--profile", "x").returncode == 1
     )
+
+
+def test_devices_test_asks_every_configured_device_without_printing_or_charging(data: str) -> None:
+    for role, url in (("receipt_printer", "sim://printer"), ("card_terminal", "sim://terminal"),
+                      ("rating_keypad", "sim://keypad"), ("ticket_printer", "tcp://127.0.0.1:9")):  # fmt: skip
+        assert motcua("devices", "set", "--data", data, role, url).returncode == 0
+    result = motcua("devices", "test", "--data", data)
+    assert result.returncode == 2, result.stdout + result.stderr  # one device is not there
+    lines = result.stdout.splitlines()
+    assert lines[0] == "TỐT  Máy in biên nhận (sim://printer): sẵn sàng"
+    assert lines[1].startswith("LỖI  Máy in số thứ tự (tcp://127.0.0.1:9): ")
+    assert lines[2].startswith("TỐT  Máy POS thanh toán thẻ (sim://terminal): ")
+    assert lines[3] == "TỐT  Bàn phím đánh giá (sim://keypad): trả lời, 5 nút"
+    assert not list((Path(data) / "prints").rglob("*.png"))  # nothing printed
+    english = motcua("devices", "test", "--data", data, "card_terminal", lang="en")
+    assert english.returncode == 0 and english.stdout.startswith("OK  Card terminal (sim://terminal): ")
+    states = {d["role"]: d["state"] for d in listing(data)["configured"]}
+    assert states == {"receipt_printer": "ok", "ticket_printer": "error", "card_terminal": "ok", "rating_keypad": "ok"}

@@ -67,8 +67,8 @@ class ScriptedTerminal:
         last = self.ledger.sales[-1]
         return CardResult(last["outcome"], last["amount"], last["reference"])
 
-    def status(self) -> str:
-        return "ready"
+    def status(self) -> tuple[str, str]:
+        return "Máy POS sẵn sàng.", "The terminal is ready."
 
     def close(self) -> None:
         pass

@@ -112,7 +112,7 @@ def _terminal_test() -> None:
     url = devices.url("card_terminal")
     terminal = devices.terminal()
     try:
-        status = terminal.status()
+        status = terminal.status()[1 if lang() == "en" else 0]
         last = terminal.last_transaction()
         flash(_("Máy POS trả lời: %(status)s", status=status), "success")
         if last is not None:
