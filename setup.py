@@ -42,6 +42,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=8",
+            "pytest-xdist>=3.5,<4",
             "hypothesis>=6.100",
             "ruff>=0.6",
             "mypy>=1.10",
