@@ -345,6 +345,58 @@ def m0008_devices(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0009_queue")
+def m0009_queue(db: sqlite_utils.Database) -> None:
+    """Take-a-number queue: services (a default set), counters 1–3 serving every service, tickets."""
+    db.executescript(
+        """
+        CREATE TABLE queue_services (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            prefix TEXT NOT NULL UNIQUE,
+            active INTEGER NOT NULL DEFAULT 1,
+            position INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO queue_services (code, name, prefix, position) VALUES
+            ('HT', 'Hộ tịch', 'A', 1), ('CT', 'Chứng thực', 'B', 2), ('DD', 'Đất đai, xây dựng', 'C', 3),
+            ('KH', 'Lĩnh vực khác', 'D', 4);
+        CREATE TABLE queue_counters (
+            number INTEGER PRIMARY KEY CHECK (number > 0),
+            name TEXT NOT NULL,
+            services TEXT NOT NULL DEFAULT '[]',
+            active INTEGER NOT NULL DEFAULT 1
+        );
+        INSERT INTO queue_counters (number, name) VALUES (1, 'Quầy số 1'), (2, 'Quầy số 2'), (3, 'Quầy số 3');
+        CREATE TABLE queue_sequences (
+            day TEXT NOT NULL,
+            service TEXT NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY (day, service)
+        );
+        CREATE TABLE queue_tickets (
+            id TEXT PRIMARY KEY,
+            day TEXT NOT NULL,
+            service TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            number TEXT NOT NULL,
+            priority TEXT,
+            weight INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL CHECK (state IN ('waiting', 'called', 'serving', 'done', 'no_show')),
+            issued_at TEXT NOT NULL,
+            called_at TEXT,
+            counter INTEGER,
+            officer TEXT,
+            calls INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT,
+            finished_at TEXT,
+            dossier_id TEXT,
+            UNIQUE (day, service, seq)
+        );
+        CREATE INDEX queue_tickets_waiting ON queue_tickets(day, weight DESC, issued_at) WHERE state = 'waiting';
+        """
+    )
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     """Return how many migrations have been applied."""
     return len(migrations.applied(db))

@@ -1,0 +1,189 @@
+"""The take-a-number queue: services with a letter, daily numbers, priority groups, counters.
+
+A ticket's number is the service's prefix and its sequence of the day (A001, A002, …; numbering
+starts again each day). Numbers are taken inside one IMMEDIATE transaction, so two kiosks pressing
+at once never get the same number and none is skipped; calling the next ticket is one transaction
+too, so two counters never call the same ticket. Priority groups (elderly, disabled, pregnant)
+carry a weight: the heaviest waiting ticket is called first, then the oldest. A new box has four
+services (A Hộ tịch, B Chứng thực, C Đất đai, xây dựng, D Lĩnh vực khác) and counters 1–3 serving
+all of them (migration 0009); an admin changes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from edge.errors import ConflictError, NotFoundError, ValidationError
+from edge.events import iso
+from edge.store.db import write
+
+PRIORITIES = {
+    "elderly": ("Người cao tuổi", "Elderly", 2),
+    "disabled": ("Người khuyết tật", "Person with a disability", 2),
+    "pregnant": ("Phụ nữ mang thai", "Pregnant woman", 2),
+}
+TICKET_STATES = {
+    "waiting": ("Đang chờ", "Waiting"),
+    "called": ("Đã gọi", "Called"),
+    "serving": ("Đang phục vụ", "Being served"),
+    "done": ("Đã xong", "Done"),
+    "no_show": ("Vắng mặt", "No-show"),
+}
+_CODE = re.compile(r"[A-Z0-9]{1,8}", re.ASCII)
+_PREFIX = re.compile(r"[A-Z]", re.ASCII)
+_TICKET_COLUMNS = (
+    "id", "day", "service", "seq", "number", "priority", "weight", "state", "issued_at", "called_at", "counter",
+    "officer", "calls", "started_at", "finished_at", "dossier_id",
+)  # fmt: skip
+
+
+def _row(values: Any) -> dict[str, Any]:
+    ticket = dict(zip(_TICKET_COLUMNS, values, strict=True))
+    ticket["state_vi"], ticket["state_en"] = TICKET_STATES[ticket["state"]]
+    return ticket
+
+
+def list_services(db: sqlite_utils.Database, active_only: bool = True) -> list[dict[str, Any]]:
+    """Return the services a citizen can take a number for, in the kiosk's order."""
+    where = "WHERE active = 1" if active_only else ""
+    rows = db.execute(f"SELECT code, name, prefix, active FROM queue_services {where} ORDER BY position, code")
+    return [{"code": c, "name": n, "prefix": p, "active": bool(a)} for c, n, p, a in rows.fetchall()]
+
+
+def list_counters(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Return the counters with the services each serves (all active services when none are named)."""
+    every = [s["code"] for s in list_services(db)]
+    out = []
+    for number, name, services, active in db.execute(
+        "SELECT number, name, services, active FROM queue_counters ORDER BY number"
+    ).fetchall():
+        named = json.loads(services)
+        out.append({"number": number, "name": name, "services": named or every, "active": bool(active)})
+    return out
+
+
+def save_service(
+    db: sqlite_utils.Database, code: str, name: str, prefix: str, *, active: bool = True, position: int = 0
+) -> dict[str, Any]:
+    """Create or change a service (an admin's job); return it."""
+    code, prefix, name = (code or "").strip().upper(), (prefix or "").strip().upper(), " ".join((name or "").split())
+    if not _CODE.fullmatch(code):
+        raise ValidationError(
+            "Mã dịch vụ gồm 1–8 chữ in hoa hoặc số.", "A service code is 1–8 capital letters or digits.", field="code"
+        )
+    if not _PREFIX.fullmatch(prefix):
+        raise ValidationError("Chữ đầu số là một chữ cái A–Z.", "The prefix is one letter A–Z.", field="prefix")
+    if not 1 <= len(name) <= 100:
+        raise ValidationError("Tên dịch vụ dài 1–100 ký tự.", "The service name is 1–100 characters.", field="name")
+    with write(db):
+        taken = db.execute("SELECT code FROM queue_services WHERE prefix = ? AND code != ?", [prefix, code]).fetchone()
+        if taken:
+            raise ConflictError(
+                f"Chữ {prefix} đã dùng cho dịch vụ {taken[0]}.", f"Prefix {prefix} is used by service {taken[0]}.",
+                code="prefix_taken", field="prefix",
+            )  # fmt: skip
+        db.execute(
+            "INSERT INTO queue_services (code, name, prefix, active, position) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (code) DO UPDATE SET name = excluded.name, prefix = excluded.prefix,"
+            " active = excluded.active, position = excluded.position",
+            [code, name, prefix, int(active), position],
+        )
+    return {"code": code, "name": name, "prefix": prefix, "active": active}
+
+
+def _service(db: sqlite_utils.Database, code: object) -> tuple[str, str]:
+    found = db.execute(
+        "SELECT code, prefix FROM queue_services WHERE code = ? AND active = 1", [code if isinstance(code, str) else ""]
+    ).fetchone()
+    if found is None:
+        raise ValidationError(
+            f"Không có dịch vụ “{code}”.", f"No service “{code}”.", code="unknown_service", field="service"
+        )
+    return str(found[0]), str(found[1])
+
+
+def format_number(prefix: str, seq: int) -> str:
+    """A001 … A999, then A1000: three digits at least."""
+    return f"{prefix}{seq:03d}"
+
+
+def issue_ticket(
+    db: sqlite_utils.Database, service: object, now: datetime, priority: object = None
+) -> dict[str, Any]:
+    """Take the next number of the day for a service; return the ticket and how many wait ahead of it."""
+    code, prefix = _service(db, service)
+    if priority in ("", None):
+        priority = None
+    elif priority not in PRIORITIES:
+        raise ValidationError(
+            f"Nhóm ưu tiên phải là một trong {', '.join(PRIORITIES)}.",
+            f"The priority must be one of {', '.join(PRIORITIES)}.",
+            code="unknown_priority",
+            field="priority",
+        )
+    weight = PRIORITIES[str(priority)][2] if priority else 0
+    day, moment = now.date().isoformat(), iso(now)
+    with write(db):
+        seq = db.execute(
+            "INSERT INTO queue_sequences (day, service, last) VALUES (?, ?, 1)"
+            " ON CONFLICT (day, service) DO UPDATE SET last = last + 1 RETURNING last",
+            [day, code],
+        ).fetchone()[0]
+        ticket_id = str(uuid.uuid4())
+        db.execute(
+            "INSERT INTO queue_tickets (id, day, service, seq, number, priority, weight, state, issued_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting', ?)",
+            [ticket_id, day, code, seq, format_number(prefix, seq), priority, weight, moment],
+        )
+        ahead = db.execute(
+            "SELECT count(*) FROM queue_tickets WHERE day = ? AND service = ? AND state = 'waiting'"
+            " AND (weight > ? OR (weight = ? AND seq < ?))",
+            [day, code, weight, weight, seq],
+        ).fetchone()[0]
+    return {**get_ticket(db, ticket_id), "waiting_ahead": int(ahead)}
+
+
+def get_ticket(db: sqlite_utils.Database, ticket_id: str) -> dict[str, Any]:
+    """Return one ticket, or raise NotFoundError."""
+    row = db.execute(f"SELECT {', '.join(_TICKET_COLUMNS)} FROM queue_tickets WHERE id = ?", [ticket_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"Không có số thứ tự {ticket_id}.", f"No ticket {ticket_id}.", code="ticket_not_found")
+    return _row(row)
+
+
+def _counter_services(db: sqlite_utils.Database, counter: int) -> list[str]:
+    row = db.execute("SELECT services FROM queue_counters WHERE number = ? AND active = 1", [counter]).fetchone()
+    if row is None:
+        raise NotFoundError(f"Không có quầy số {counter}.", f"No counter {counter}.", code="counter_not_found")
+    return json.loads(row[0]) or [s["code"] for s in list_services(db)]
+
+
+def call_next(db: sqlite_utils.Database, counter: int, officer: str, now: datetime) -> dict[str, Any] | None:
+    """Call the next waiting ticket a counter serves (heaviest priority, then oldest); None when nobody waits."""
+    services = _counter_services(db, counter)
+    day, moment = now.date().isoformat(), iso(now)
+    marks = ", ".join("?" * len(services))
+    with write(db):
+        row = db.execute(
+            f"UPDATE queue_tickets SET state = 'called', counter = ?, officer = ?, called_at = ?, calls = calls + 1"
+            f" WHERE id = (SELECT id FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service IN ({marks})"
+            f" ORDER BY weight DESC, issued_at, seq LIMIT 1) RETURNING {', '.join(_TICKET_COLUMNS)}",
+            [counter, officer, moment, day, *services],
+        ).fetchone()
+    return _row(row) if row else None
+
+
+def waiting(db: sqlite_utils.Database, now: datetime) -> list[dict[str, Any]]:
+    """Return today's waiting tickets in the order they will be called (per service)."""
+    rows = db.execute(
+        f"SELECT {', '.join(_TICKET_COLUMNS)} FROM queue_tickets WHERE day = ? AND state = 'waiting'"
+        " ORDER BY weight DESC, issued_at, seq",
+        [now.date().isoformat()],
+    ).fetchall()
+    return [_row(r) for r in rows]
