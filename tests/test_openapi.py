@@ -40,6 +40,10 @@ CONTRACT = {
     "/api/v1/procedures": {"get"},
     "/api/v1/procedures/{code}": {"get"},
     "/api/v1/procedures/{code}/due-date": {"get"},
+    "/api/v1/queue/services": {"get"},
+    "/api/v1/queue/counters": {"get"},
+    "/api/v1/queue/tickets": {"post"},
+    "/api/v1/counters/{counter}/call-next": {"post"},
 }
 
 
@@ -235,3 +239,21 @@ def test_attachment_responses(check: Checker) -> None:
 
 def test_health_response(check: Checker) -> None:
     assert check("GET", "/healthz", 200, user=None)["status"] == "ok"
+
+
+def test_queue_responses(check: Checker) -> None:
+    services = check("GET", "/api/v1/queue/services", 200)
+    assert [s["prefix"] for s in services] == ["A", "B", "C", "D"]
+    assert [c["number"] for c in check("GET", "/api/v1/queue/counters", 200)] == [1, 2, 3]
+    ticket = check("POST", "/api/v1/queue/tickets", 201, json={"service": "CT"})
+    assert (ticket["number"], ticket["waiting_ahead"], ticket["state"]) == ("B001", 0, "waiting")
+    elderly = check("POST", "/api/v1/queue/tickets", 201, json={"service": "CT", "priority": "elderly"})
+    assert elderly["waiting_ahead"] == 0
+    check("POST", "/api/v1/queue/tickets", 422, json={"service": "ZZ"})
+    check("POST", "/api/v1/queue/tickets", 422, json={"service": "CT", "priority": "vip"})
+    called = check("POST", "/api/v1/counters/2/call-next", 200)
+    assert (called["number"], called["counter"], called["state"]) == (elderly["number"], 2, "called")
+    check("POST", "/api/v1/counters/2/call-next", 200)
+    check("POST", "/api/v1/counters/2/call-next", 204)
+    check("POST", "/api/v1/counters/9/call-next", 404)
+    check("POST", "/api/v1/counters/1/call-next", 403, user="kythuat")

@@ -240,3 +240,6 @@ def _int(value: str | None, field: str, low: int, high: int) -> int | None:
             field=field,
         )
     return number
+
+
+from ui.api import queue as _queue  # noqa: E402,F401  (registers the queue routes on bp)
