@@ -39,8 +39,11 @@ _CODE = re.compile(r"[A-Z0-9]{1,8}", re.ASCII)
 _PREFIX = re.compile(r"[A-Z]", re.ASCII)
 _TICKET_COLUMNS = (
     "id", "day", "service", "seq", "number", "priority", "weight", "state", "issued_at", "called_at", "counter",
-    "officer", "calls", "started_at", "finished_at", "dossier_id",
+    "for_counter", "officer", "calls", "started_at", "finished_at", "dossier_id",
 )  # fmt: skip
+
+
+_RETURNING = ", ".join(_TICKET_COLUMNS)
 
 
 def _row(values: Any) -> dict[str, Any]:
@@ -113,9 +116,7 @@ def format_number(prefix: str, seq: int) -> str:
     return f"{prefix}{seq:03d}"
 
 
-def issue_ticket(
-    db: sqlite_utils.Database, service: object, now: datetime, priority: object = None
-) -> dict[str, Any]:
+def issue_ticket(db: sqlite_utils.Database, service: object, now: datetime, priority: object = None) -> dict[str, Any]:
     """Take the next number of the day for a service; return the ticket and how many wait ahead of it."""
     code, prefix = _service(db, service)
     if priority in ("", None):
@@ -172,9 +173,10 @@ def call_next(db: sqlite_utils.Database, counter: int, officer: str, now: dateti
     with write(db):
         row = db.execute(
             f"UPDATE queue_tickets SET state = 'called', counter = ?, officer = ?, called_at = ?, calls = calls + 1"
-            f" WHERE id = (SELECT id FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service IN ({marks})"
-            f" ORDER BY weight DESC, issued_at, seq LIMIT 1) RETURNING {', '.join(_TICKET_COLUMNS)}",
-            [counter, officer, moment, day, *services],
+            f" WHERE id = (SELECT id FROM queue_tickets WHERE day = ? AND state = 'waiting'"
+            f" AND (for_counter = ? OR (for_counter IS NULL AND service IN ({marks})))"
+            f" ORDER BY for_counter IS NULL, weight DESC, issued_at, seq LIMIT 1) RETURNING {_RETURNING}",
+            [counter, officer, moment, day, counter, *services],
         ).fetchone()
     return _row(row) if row else None
 
@@ -187,3 +189,76 @@ def waiting(db: sqlite_utils.Database, now: datetime) -> list[dict[str, Any]]:
         [now.date().isoformat()],
     ).fetchall()
     return [_row(r) for r in rows]
+
+
+# --- what the officer at the counter does with the ticket called --------------------------------
+
+_ACTIONS = {
+    # action: (states it applies to, state after)
+    "recall": (("called",), "called"),
+    "no_show": (("called",), "no_show"),
+    "start": (("called",), "serving"),
+    "finish": (("called", "serving"), "done"),
+    "transfer": (("called", "serving"), "waiting"),
+}
+
+
+def _act(db: sqlite_utils.Database, ticket_id: str, action: str, sets: str, params: list[Any]) -> dict[str, Any]:
+    states, _ = _ACTIONS[action]
+    with write(db):
+        ticket = get_ticket(db, ticket_id)
+        if ticket["state"] not in states:
+            raise ConflictError(
+                f"Số {ticket['number']} đang ở trạng thái “{ticket['state_vi']}”: không thể làm thao tác này.",
+                f"Ticket {ticket['number']} is {ticket['state_en'].lower()}: this action is not possible.",
+                code="ticket_state",
+            )
+        db.execute(f"UPDATE queue_tickets SET {sets} WHERE id = ?", [*params, ticket_id])
+    return get_ticket(db, ticket_id)
+
+
+def recall(db: sqlite_utils.Database, ticket_id: str, now: datetime) -> dict[str, Any]:
+    """Call the same ticket again (the citizen did not come up yet)."""
+    return _act(db, ticket_id, "recall", "called_at = ?, calls = calls + 1", [iso(now)])
+
+
+def no_show(db: sqlite_utils.Database, ticket_id: str, now: datetime) -> dict[str, Any]:
+    """The citizen called did not come: the ticket ends as a no-show."""
+    return _act(db, ticket_id, "no_show", "state = 'no_show', finished_at = ?", [iso(now)])
+
+
+def start(db: sqlite_utils.Database, ticket_id: str, now: datetime) -> dict[str, Any]:
+    """The citizen is at the counter: service starts."""
+    return _act(db, ticket_id, "start", "state = 'serving', started_at = ?", [iso(now)])
+
+
+def finish(db: sqlite_utils.Database, ticket_id: str, now: datetime, dossier_id: str | None = None) -> dict[str, Any]:
+    """Service is over (optionally: the dossier received from this ticket)."""
+    return _act(
+        db, ticket_id, "finish", "state = 'done', finished_at = ?, started_at = coalesce(started_at, ?),"
+        " dossier_id = coalesce(?, dossier_id)", [iso(now), iso(now), dossier_id],
+    )  # fmt: skip
+
+
+def transfer(
+    db: sqlite_utils.Database, ticket_id: str, *, service: str | None = None, counter: int | None = None
+) -> dict[str, Any]:
+    """Send the citizen, with the same number, to another service or to one counter; they wait again."""
+    if service is None and counter is None:
+        raise ValidationError("Chọn dịch vụ hoặc quầy để chuyển đến.", "Choose a service or a counter.", field="to")
+    if service is not None:
+        service = _service(db, service)[0]
+    if counter is not None:
+        _counter_services(db, counter)
+    return _act(
+        db, ticket_id, "transfer", "state = 'waiting', service = coalesce(?, service), for_counter = ?,"
+        " counter = NULL, called_at = NULL, started_at = NULL", [service, counter],
+    )  # fmt: skip
+
+
+def link_dossier(db: sqlite_utils.Database, ticket_id: str, dossier_id: str) -> dict[str, Any]:
+    """Tie the dossier received from this ticket to it (for the statistics and the rating)."""
+    get_ticket(db, ticket_id)
+    with write(db):
+        db.execute("UPDATE queue_tickets SET dossier_id = ? WHERE id = ?", [dossier_id, ticket_id])
+    return get_ticket(db, ticket_id)

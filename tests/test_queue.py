@@ -127,3 +127,49 @@ def test_yesterdays_waiting_tickets_are_not_called_today(box: Box, clock: FakeCl
     db = box.db()
     queue.issue_ticket(db, "HT", clock())
     assert queue.call_next(db, 1, "canbo", clock() + timedelta(days=1)) is None
+
+
+def test_the_counter_calls_again_serves_finishes_and_links_the_dossier(box: Box, clock: FakeClock) -> None:
+    db = box.db()
+    queue.issue_ticket(db, "HT", clock())
+    ticket = queue.call_next(db, 1, "canbo", clock())
+    assert ticket is not None
+    clock.advance(minutes=1)
+    assert queue.recall(db, ticket["id"], clock())["calls"] == 2
+    assert queue.start(db, ticket["id"], clock())["state"] == "serving"
+    with pytest.raises(ConflictError):
+        queue.no_show(db, ticket["id"], clock())  # being served: not a no-show
+    clock.advance(minutes=9)
+    done = queue.finish(db, ticket["id"], clock(), dossier_id="d-1")
+    assert (done["state"], done["dossier_id"], done["finished_at"]) == ("done", "d-1", "2026-11-25T09:10:00+07:00")
+    with pytest.raises(ConflictError):
+        queue.recall(db, ticket["id"], clock())
+
+
+def test_a_no_show_ends_the_ticket(box: Box, clock: FakeClock) -> None:
+    db = box.db()
+    queue.issue_ticket(db, "HT", clock())
+    ticket = queue.call_next(db, 1, "canbo", clock())
+    assert ticket is not None and queue.no_show(db, ticket["id"], clock())["state"] == "no_show"
+    assert queue.call_next(db, 1, "canbo", clock()) is None
+
+
+def test_a_transfer_keeps_the_number_and_reaches_the_other_service_or_counter(box: Box, clock: FakeClock) -> None:
+    db = box.db()
+    first = queue.issue_ticket(db, "HT", clock())
+    ticket = queue.call_next(db, 1, "canbo", clock())
+    assert ticket is not None
+    moved = queue.transfer(db, ticket["id"], service="CT")
+    assert (moved["number"], moved["service"], moved["state"]) == (first["number"], "CT", "waiting")
+    db.execute("UPDATE queue_counters SET services = '[\"HT\"]' WHERE number = 1")
+    assert queue.call_next(db, 1, "canbo", clock()) is None  # counter 1 no longer serves CT
+    again = queue.call_next(db, 2, "canbo2", clock())
+    assert again is not None and again["number"] == first["number"]
+    queue.issue_ticket(db, "HT", clock())  # someone else waits at counter 3's services
+    sent = queue.transfer(db, again["id"], counter=3)
+    assert sent["for_counter"] == 3
+    assert (queue.call_next(db, 3, "canbo3", clock()) or {})["number"] == first["number"]  # sent to 3: first
+    with pytest.raises(ValidationError):
+        queue.transfer(db, again["id"])
+    with pytest.raises(NotFoundError):
+        queue.transfer(db, again["id"], counter=42)

@@ -385,6 +385,7 @@ def m0009_queue(db: sqlite_utils.Database) -> None:
             issued_at TEXT NOT NULL,
             called_at TEXT,
             counter INTEGER,
+            for_counter INTEGER,
             officer TEXT,
             calls INTEGER NOT NULL DEFAULT 0,
             started_at TEXT,
