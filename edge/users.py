@@ -18,7 +18,9 @@ ROLES = {
     "leader": ("Lãnh đạo", "Leader"),
     "admin": ("Quản trị", "Administrator"),
     "technician": ("Kỹ thuật viên", "Technician"),
+    "kiosk": ("Máy lấy số (kiosk)", "Kiosk"),
 }
+STAFF = frozenset({"officer", "leader", "admin", "technician"})  # people; the kiosk account is a machine
 PERMISSIONS: dict[str, frozenset[str]] = {
     "dossier.read": frozenset({"officer", "leader", "admin"}),
     "dossier.create": frozenset({"officer", "leader"}),
@@ -27,12 +29,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "payment.settle": frozenset({"leader"}),
     "queue.read": frozenset(ROLES),
     "queue.issue": frozenset(ROLES),
+    "kiosk.use": frozenset({"kiosk", "officer", "leader", "admin"}),
     "queue.call": frozenset({"officer", "leader"}),
-    "catalogue.read": frozenset(ROLES),
+    "catalogue.read": STAFF,
     "catalogue.write": frozenset({"admin"}),
     "users.manage": frozenset({"admin"}),
     "reports.read": frozenset({"officer", "leader"}),
-    "sync.read": frozenset(ROLES),
+    "sync.read": STAFF,
     "sync.now": frozenset({"officer", "leader", "admin", "technician"}),
     "devices.manage": frozenset({"technician", "admin"}),
 }

@@ -209,7 +209,7 @@ def test_user_add(box_settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("username", "role", "password", "says"),
     [
-        ("moi", "boss", PASSWORD, "Vai trò phải là một trong: officer, leader, admin, technician."),
+        ("moi", "boss", PASSWORD, "Vai trò phải là một trong: officer, leader, admin, technician, kiosk."),
         ("moi", "officer", "1234567", "Mật khẩu phải có ít nhất 8 ký tự."),
         ("canbo", "officer", PASSWORD, "Đã có người dùng “canbo”."),
         ("Cán-Bộ", "officer", PASSWORD, "Tên đăng nhập"),

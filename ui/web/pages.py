@@ -18,8 +18,10 @@ bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
-def today() -> str:
-    """Show today's overview: counts that each lead to the matching list."""
+def today() -> str | BaseResponse:
+    """Show today's overview: counts that each lead to the matching list (a kiosk goes to its page)."""
+    if current_user().role == "kiosk":
+        return redirect(url_for("kiosk.index"))
     counts = reports.today_counts(box().db(), box().now())
     return render_template("pages/today.html", counts=counts, can_read=current_user().can("dossier.read"))
 
