@@ -178,6 +178,8 @@ def call_next(db: sqlite_utils.Database, counter: int, officer: str, now: dateti
             f" ORDER BY for_counter IS NULL, weight DESC, issued_at, seq LIMIT 1) RETURNING {_RETURNING}",
             [counter, officer, moment, day, counter, *services],
         ).fetchone()
+        if row is not None:
+            _announce(db, _row(row))
     return _row(row) if row else None
 
 
@@ -219,7 +221,10 @@ def _act(db: sqlite_utils.Database, ticket_id: str, action: str, sets: str, para
 
 def recall(db: sqlite_utils.Database, ticket_id: str, now: datetime) -> dict[str, Any]:
     """Call the same ticket again (the citizen did not come up yet)."""
-    return _act(db, ticket_id, "recall", "called_at = ?, calls = calls + 1", [iso(now)])
+    ticket = _act(db, ticket_id, "recall", "called_at = ?, calls = calls + 1", [iso(now)])
+    with write(db):
+        _announce(db, ticket)
+    return ticket
 
 
 def no_show(db: sqlite_utils.Database, ticket_id: str, now: datetime) -> dict[str, Any]:
@@ -262,3 +267,53 @@ def link_dossier(db: sqlite_utils.Database, ticket_id: str, dossier_id: str) -> 
     with write(db):
         db.execute("UPDATE queue_tickets SET dossier_id = ? WHERE id = ?", [dossier_id, ticket_id])
     return get_ticket(db, ticket_id)
+
+
+# --- what the display board shows and says ---------------------------------------------------------
+
+_CALL_COLUMNS = ("id", "ticket_id", "number", "service", "counter", "at")
+
+
+def _announce(db: sqlite_utils.Database, ticket: dict[str, Any]) -> None:
+    """Append a call for the display board (inside the caller's transaction)."""
+    db.execute(
+        "INSERT INTO queue_calls (ticket_id, number, service, counter, at) VALUES (?, ?, ?, ?, ?)",
+        [ticket["id"], ticket["number"], ticket["service"], ticket["counter"], ticket["called_at"]],
+    )
+
+
+def calls_after(db: sqlite_utils.Database, after: int, limit: int = 100) -> list[dict[str, Any]]:
+    """Return the calls made after call id `after`, oldest first (what a display has not shown yet)."""
+    rows = db.execute(
+        f"SELECT {', '.join(_CALL_COLUMNS)} FROM queue_calls WHERE id > ? ORDER BY id LIMIT ?", [after, limit]
+    ).fetchall()
+    return [dict(zip(_CALL_COLUMNS, r, strict=True)) for r in rows]
+
+
+def board(db: sqlite_utils.Database, now: datetime, recent: int = 8) -> dict[str, Any]:
+    """Return today's display board: the last call of each counter, the last few calls, the last call id."""
+    day = now.date().isoformat()
+    rows = db.execute(
+        f"SELECT {', '.join(_CALL_COLUMNS)} FROM queue_calls WHERE at >= ? ORDER BY id DESC LIMIT 200", [day]
+    ).fetchall()
+    calls = [dict(zip(_CALL_COLUMNS, r, strict=True)) for r in rows]
+    current: dict[int, dict[str, Any]] = {}
+    for call in calls:
+        current.setdefault(call["counter"], call)
+    last = db.execute("SELECT coalesce(max(id), 0) FROM queue_calls").fetchone()[0]
+    return {"counters": [current[k] for k in sorted(current)], "recent": calls[:recent], "last_id": int(last)}
+
+
+_LETTERS = {
+    "A": "a", "B": "bê", "C": "xê", "D": "dê", "E": "e", "F": "ép", "G": "giê", "H": "hát", "I": "i", "J": "gi",
+    "K": "ca", "L": "en lờ", "M": "em mờ", "N": "en nờ", "O": "o", "P": "pê", "Q": "quy", "R": "e rờ", "S": "ét",
+    "T": "tê", "U": "u", "V": "vê", "W": "vê kép", "X": "ích", "Y": "i dài", "Z": "dét",
+}  # fmt: skip
+_DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
+
+
+def call_text(number: str, counter: int) -> str:
+    """What the display says aloud: "Mời số A, không, một, hai, đến quầy số hai" for A012 at counter 2."""
+    spoken = [_LETTERS.get(ch, ch) if ch.isalpha() else _DIGITS[int(ch)] for ch in number if ch.isalnum()]
+    counter_words = " ".join(_DIGITS[int(d)] for d in str(counter)) if counter < 10 else str(counter)
+    return f"Mời số {', '.join(spoken)}, đến quầy số {counter_words}."

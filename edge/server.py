@@ -16,6 +16,7 @@ from edge.box import Box
 from edge.printing import PrintWorker
 from edge.ratings import KeypadListener
 from edge.store.db import AUTOCHECKPOINT_PAGES, checkpoint, connect
+from ui.api.queue import stop_streams
 from ui.app import create_app
 
 CHECKPOINT_SECONDS = 2.0
@@ -53,6 +54,7 @@ def serve(box: Box, host: str, port: int, banner: str = "") -> None:
     print(f"Máy “{box.settings.name}” đang chạy tại http://{host}:{actual}/ {banner}".rstrip(), flush=True)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
+        stop_streams()
         server.close()
         sys.exit(0)
 

@@ -43,6 +43,7 @@ CONTRACT = {
     "/api/v1/queue/services": {"get"},
     "/api/v1/queue/counters": {"get"},
     "/api/v1/queue/tickets": {"post"},
+    "/api/v1/queue/events": {"get"},
     "/api/v1/counters/{counter}/call-next": {"post"},
 }
 

@@ -394,6 +394,14 @@ def m0009_queue(db: sqlite_utils.Database) -> None:
             UNIQUE (day, service, seq)
         );
         CREATE INDEX queue_tickets_waiting ON queue_tickets(day, weight DESC, issued_at) WHERE state = 'waiting';
+        CREATE TABLE queue_calls (
+            id INTEGER PRIMARY KEY,
+            ticket_id TEXT NOT NULL,
+            number TEXT NOT NULL,
+            service TEXT NOT NULL,
+            counter INTEGER NOT NULL,
+            at TEXT NOT NULL
+        );
         """
     )
 

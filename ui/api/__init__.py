@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request, send_file
+from flask import Blueprint, Response, current_app, g, request, send_file, session
 
 from edge import actions, attachments, intake, queries
 from edge.box import Box
@@ -15,10 +15,12 @@ from edge.errors import AuthError, NotFoundError, TooLargeError, ValidationError
 from edge.events import iso
 from edge.intake import due_for
 from edge.procedures import get_procedure, list_procedures
-from edge.users import User, require, user_for_token
+from edge.users import User, get_user, require, user_for_token
 from ui.errors import BadRequestError
 
 bp = Blueprint("api", __name__)
+# Endpoints a signed-in browser may also call with its session cookie (the display board's event stream).
+SESSION_ENDPOINTS = frozenset({"api.queue_events"})
 JSON_LIMIT = 1024 * 1024  # JSON bodies; attachments have their own limit from the settings
 MULTIPART_OVERHEAD = 64 * 1024  # room for the multipart boundaries and part headers around a file
 
@@ -50,6 +52,9 @@ def authenticate() -> None:
     """Require a bearer token on every API call."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    if not header and request.endpoint in SESSION_ENDPOINTS and session.get("user"):
+        g.user = get_user(box().db(), str(session["user"]))  # a browser's EventSource cannot send a token
+        return
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(
             "Cần mã truy cập: gửi tiêu đề “Authorization: Bearer <token>”.",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request, stream_with_context, url_for
 
 from edge import queue
 from edge.errors import ValidationError
@@ -48,3 +54,51 @@ def call_next(counter: int) -> Response:
     if ticket is None:
         return Response(status=204)
     return respond(_public(ticket))
+
+
+STREAM_S = 300.0  # a stream ends after this; EventSource reconnects by itself (and says where it was)
+POLL_S = 0.05
+PING_S = 5.0  # a display that went away is noticed (and its thread freed) at the next ping
+_STOPPING = threading.Event()
+
+
+def stop_streams() -> None:
+    """End every event stream now (the server is stopping: no thread waits out its stream)."""
+    _STOPPING.set()
+
+
+def _call_event(call: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": call["id"], "number": call["number"], "service": call["service"], "counter": call["counter"],
+        "at": call["at"], "text": queue.call_text(call["number"], call["counter"]),
+        "voice_url": url_for("display.voice", number=call["number"], counter=call["counter"]),
+    }  # fmt: skip
+
+
+@bp.get("/queue/events")
+def queue_events() -> Response:
+    """Server-sent events for the display board: `board` (the state now), then one `call` per call."""
+    require(user(), "queue.read")
+    db = box().db()
+    state = queue.board(db, box().now())
+    raw = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
+    last = int(raw) if raw.isdigit() else state["last_id"]
+
+    def stream() -> Iterator[str]:
+        nonlocal last
+        shown = {**state, "counters": [_call_event(c) for c in state["counters"]],
+                 "recent": [_call_event(c) for c in state["recent"]]}  # fmt: skip
+        yield "retry: 2000\n\n"
+        yield f"event: board\ndata: {json.dumps(shown, ensure_ascii=False)}\n\n"
+        started = pinged = time.monotonic()
+        while time.monotonic() - started < STREAM_S and not _STOPPING.is_set():
+            for call in queue.calls_after(db, last):
+                last = call["id"]
+                yield f"id: {call['id']}\nevent: call\ndata: {json.dumps(_call_event(call), ensure_ascii=False)}\n\n"
+            if time.monotonic() - pinged > PING_S:
+                pinged = time.monotonic()
+                yield ": ping\n\n"
+            time.sleep(POLL_S)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(stream_with_context(stream()), mimetype="text/event-stream", headers=headers)

@@ -20,6 +20,15 @@ document.addEventListener("submit", (event) => {
   if (!form.matches("form[data-once]")) return;
   if (form.dataset.sent) { event.preventDefault(); return; }
   form.dataset.sent = "1";
+  // A disabled button is not sent: carry the pressed one's name and value in a hidden field.
+  const pressed = event.submitter;
+  if (pressed && pressed.name) {
+    const carried = document.createElement("input");
+    carried.type = "hidden";
+    carried.name = pressed.name;
+    carried.value = pressed.value;
+    form.appendChild(carried);
+  }
   form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; });
 });
 
