@@ -91,6 +91,71 @@ def record_rating(
     return {**rating, "label_vi": label[0], "label_en": label[1]}
 
 
+def rate_service(
+    db: sqlite_utils.Database,
+    now: datetime,
+    score: object,
+    *,
+    ticket: object = None,
+    dossier_code: object = None,
+    source: str = "api",
+) -> dict[str, Any]:
+    """Record a rating of a ticket of today (by its number) or of a dossier (by its code); 5 is best.
+
+    The score runs the other way from the keypad's buttons (button 1 = very satisfied): score 5 is
+    level 1 on the 5-level scale.
+    """
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValidationError(
+            "Điểm đánh giá là số nguyên từ 1 (rất không hài lòng) đến 5 (rất hài lòng).",
+            "The score is a whole number from 1 (very dissatisfied) to 5 (very satisfied).",
+            code="invalid_score",
+            field="score",
+        )
+    found: tuple[Any, ...] | None = None
+    if ticket not in (None, ""):
+        found = db.execute(
+            "SELECT id, dossier_id, officer, counter FROM queue_tickets WHERE day = ? AND number = ?",
+            [now.date().isoformat(), ticket if isinstance(ticket, str) else ""],
+        ).fetchone()
+        if found is None:
+            raise ValidationError(
+                f"Hôm nay không có số thứ tự “{ticket}”.", f"No ticket “{ticket}” today.", code="unknown_ticket",
+                field="ticket",
+            )  # fmt: skip
+        ticket_id, dossier_id, officer, counter = found
+    elif dossier_code not in (None, ""):
+        row = db.execute(
+            "SELECT dossier_id, json_extract(state, '$.received_by') FROM dossiers WHERE code = ?",
+            [dossier_code if isinstance(dossier_code, str) else ""],
+        ).fetchone()
+        if row is None:
+            raise ValidationError(
+                f"Không có hồ sơ mã “{dossier_code}”.", f"No dossier “{dossier_code}”.", code="unknown_dossier",
+                field="dossier_code",
+            )  # fmt: skip
+        ticket_id, dossier_id, officer, counter = None, row[0], row[1], 0
+    else:
+        raise ValidationError(
+            "Đánh giá phải gắn với một số thứ tự (ticket) hoặc một mã hồ sơ (dossier_code).",
+            "A rating needs a ticket number (ticket) or a dossier code (dossier_code).",
+            code="rating_without_subject",
+            field="ticket",
+        )
+    rating = {
+        "id": str(uuid.uuid4()), "counter": counter or 0, "level": 6 - score, "scale": 5, "dossier_id": dossier_id,
+        "ticket": ticket_id, "officer": officer, "source": source, "at": _now(now),
+    }  # fmt: skip
+    with write(db):
+        db.execute(
+            "INSERT INTO ratings (id, counter, level, scale, dossier_id, ticket, officer, source, at)"
+            " VALUES (:id, :counter, :level, :scale, :dossier_id, :ticket, :officer, :source, :at)",
+            rating,
+        )
+    label = LEVELS[5][rating["level"] - 1]
+    return {**rating, "score": score, "label_vi": label[0], "label_en": label[1]}
+
+
 def recent_ratings(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
     """Return the newest ratings first, with their labels."""
     keys = ("id", "counter", "level", "scale", "dossier_id", "ticket", "officer", "source", "at")

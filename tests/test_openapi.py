@@ -44,6 +44,7 @@ CONTRACT = {
     "/api/v1/queue/counters": {"get"},
     "/api/v1/queue/tickets": {"post"},
     "/api/v1/queue/events": {"get"},
+    "/api/v1/ratings": {"post"},
     "/api/v1/counters/{counter}/call-next": {"post"},
 }
 
@@ -258,3 +259,16 @@ def test_queue_responses(check: Checker) -> None:
     check("POST", "/api/v1/counters/2/call-next", 204)
     check("POST", "/api/v1/counters/9/call-next", 404)
     check("POST", "/api/v1/counters/1/call-next", 403, user="kythuat")
+
+
+def test_rating_responses(check: Checker) -> None:
+    ticket = check("POST", "/api/v1/queue/tickets", 201, json={"service": "DD"})
+    rated = check("POST", "/api/v1/ratings", 201, json={"ticket": ticket["number"], "score": 5})
+    assert (rated["score"], rated["label_vi"]) == (5, "Rất hài lòng")
+    created = check("POST", "/api/v1/dossiers", 201, json=dossier_body())
+    assert check("POST", "/api/v1/ratings", 201, json={"dossier_code": created["code"], "score": 2})["label_vi"] == (
+        "Không hài lòng"
+    )
+    for body in ({"score": 4}, {"ticket": "Z999", "score": 4}, {"ticket": ticket["number"], "score": 9},
+                 {"dossier_code": "không-có", "score": 3}, {"ticket": ticket["number"], "score": True}):  # fmt: skip
+        check("POST", "/api/v1/ratings", 422, json=body)

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, request, stream_with_context, url_for
 
-from edge import queue
+from edge import queue, ratings
 from edge.errors import ValidationError
 from edge.users import require
 from ui.api import box, bp, json_body, respond, user
@@ -102,3 +102,20 @@ def queue_events() -> Response:
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(stream_with_context(stream()), mimetype="text/event-stream", headers=headers)
+
+
+@bp.post("/ratings")
+def rate() -> Response:
+    """A citizen's rating: {ticket (today's number) or dossier_code, score 1–5 (5 = very satisfied)} → 201."""
+    require(user(), "queue.issue")
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationError("Nội dung phải là một đối tượng JSON.", "The body must be a JSON object.")
+    unknown = sorted(set(body) - {"ticket", "dossier_code", "score"})
+    if unknown:
+        raise ValidationError(f"Trường lạ: {', '.join(unknown)}.", f"Unknown field: {', '.join(unknown)}.")
+    rating = ratings.rate_service(
+        box().db(), box().now(), body.get("score"), ticket=body.get("ticket"), dossier_code=body.get("dossier_code")
+    )
+    keys = ("id", "score", "label_vi", "label_en", "at")
+    return respond({k: rating[k] for k in keys}, 201)
