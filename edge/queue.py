@@ -317,3 +317,13 @@ def call_text(number: str, counter: int) -> str:
     spoken = [_LETTERS.get(ch, ch) if ch.isalpha() else _DIGITS[int(ch)] for ch in number if ch.isalnum()]
     counter_words = " ".join(_DIGITS[int(d)] for d in str(counter)) if counter < 10 else str(counter)
     return f"Mời số {', '.join(spoken)}, đến quầy số {counter_words}."
+
+
+def at_counter(db: sqlite_utils.Database, counter: int, now: datetime) -> dict[str, Any] | None:
+    """Return the ticket a counter has called or is serving now, if any."""
+    row = db.execute(
+        f"SELECT {_RETURNING} FROM queue_tickets WHERE day = ? AND counter = ? AND state IN ('called', 'serving')"
+        " ORDER BY called_at DESC LIMIT 1",
+        [now.date().isoformat(), counter],
+    ).fetchone()
+    return _row(row) if row else None

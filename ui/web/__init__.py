@@ -43,6 +43,7 @@ class NavItem:
 def _nav() -> list[NavItem]:
     return [
         NavItem("pages.today", _("Tổng quan"), None),
+        NavItem("desk.index", _("Quầy"), "queue.call"),
         NavItem("intake.form", _("Tiếp nhận hồ sơ"), "dossier.create"),
         NavItem("dossiers.index", _("Danh sách hồ sơ"), "dossier.read"),
         NavItem("reports.index", _("Báo cáo, thống kê"), "reports.read"),
