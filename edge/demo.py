@@ -12,7 +12,7 @@ import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from edge import actions, catalogue, intake, payments, printing, ratings, sample
+from edge import actions, catalogue, intake, payments, printing, queue, ratings, sample
 from edge.appliance import Devices, prints_dir
 from edge.box import Box, init_box, open_box
 from edge.calendar import WorkCalendar
@@ -34,6 +34,7 @@ DEMO_USERS = (
     ("lanhdao", "leader", "Lê Minh Đức"),
     ("quantri", "admin", "Phạm Quang Huy"),
     ("kythuat", "technician", "Võ Thanh Sơn"),
+    ("kiosk", "kiosk", "Kiosk sảnh chờ"),
 )
 
 
@@ -166,6 +167,20 @@ def use_devices(box: Box) -> list[str]:
     return lines
 
 
+def seed_queue(box: Box) -> list[str]:
+    """Give the morning's queue some life: a few tickets taken, two of them called; say where to look."""
+    db = box.db()
+    services = ("HT", "HT", "CT", "DD", "HT", "KH")
+    tickets = [queue.issue_ticket(db, s, box.now(), "elderly" if i == 3 else None) for i, s in enumerate(services)]
+    called = [queue.call_next(db, n, "canbo", box.now()) for n in (1, 2)]
+    numbers = ", ".join(t["number"] for t in tickets)
+    return [
+        f"  Hàng đợi: đã lấy số {numbers}; quầy 1 và 2 đang gọi "
+        + ", ".join(c["number"] for c in called if c)
+        + " (/kiosk: tài khoản kiosk; /display: bảng gọi số; /counter: quầy của cán bộ)"
+    ]
+
+
 def _motcua(*args: str) -> str:
     """Run one `motcua` command (the hub's, as provincial IT would) and return what it printed."""
     done = subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, check=False)
@@ -252,6 +267,9 @@ def run_demo(data: Path, host: str, port: int, hub_port: int = 8090) -> None:
     if fresh:
         seed(box)
         device_lines = use_devices(box)
+        morning = open_box(box_dir)
+        device_lines += seed_queue(morning)
+        morning.close()
         box = open_box(box_dir)
     enrollment = _prepare_hub(hub_dir, box.settings.commune_code)
     hub, hub_url = _start_hub(hub_dir, host, hub_port if port else 0)

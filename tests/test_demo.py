@@ -115,6 +115,8 @@ def test_demo_uses_its_simulated_devices_and_the_technician_sees_them(tmp_path: 
         assert all(Path(png).is_file() and Path(png).read_bytes().startswith(b"\x89PNG") for _, png in printed)
         assert re.search(r"Thanh toán thẻ 50\.000 đ cho hồ sơ \S+: Đã thanh toán", text), text
         assert "Đánh giá từ bàn phím: Rất hài lòng" in text
+        # The queue: six numbers taken, the elderly citizen's (C001) called first, then A001.
+        assert "Hàng đợi: đã lấy số A001, A002, B001, C001, A003, D001; quầy 1 và 2 đang gọi C001, A001" in text
         tech = requests.Session()
         form = tech.get(f"{url}/login", timeout=10).text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
