@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/print.py
-	$(BIN)/python bench/queue.py
+	$(BIN)/python bench/queue_bench.py
 
 # After changing UI text: extract the Vietnamese msgids and check the English catalogue; the test
 # prints every missing entry as .po text, ready to paste and translate.

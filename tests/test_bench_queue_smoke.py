@@ -1,4 +1,4 @@
-"""bench/queue.py runs as a script (bench/ first on sys.path) and its figures add up (no absolute times asserted)."""
+"""bench/queue_bench.py runs as a script (bench/ first on sys.path) and its figures add up (no absolute times asserted)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_bench_queue_quick_figures_add_up() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "queue.py"), "--tickets", "40", "--json"],
+        [sys.executable, str(ROOT / "bench" / "queue_bench.py"), "--tickets", "40", "--json"],
         capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,10 @@
 """The queue under load: tickets per second with 4 kiosks and 6 counters at once, and call → display latency.
 
-    .venv/bin/python bench/queue.py [--tickets 400] [--json]
+    .venv/bin/python bench/queue_bench.py [--tickets 400] [--json]
+
+(Not bench/queue.py, as the issue names it: a file called queue.py in bench/ would shadow the
+standard library's `queue` for every script run from bench/, since Python puts the script's folder
+first on sys.path.)
 
 A real `motcua serve` on a fresh box: 4 kiosk threads take numbers through `POST /api/v1/queue/tickets`
 while 6 counter threads call them through `POST /api/v1/counters/{n}/call-next`, and one display reads
@@ -14,21 +18,15 @@ while 6 counter threads call them through `POST /api/v1/counters/{n}/call-next`,
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, bench/ comes first on sys.path and this file would shadow the standard library's
-# `queue` (which requests needs): take bench/ off the path before importing anything else.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import argparse
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
