@@ -88,3 +88,29 @@ def test_a_wrong_service_says_so_and_takes_no_number(kiosk_app: tuple[Flask, Box
     page = kiosk(app).post("/kiosk/ticket", data={"service": "ZZ"})
     assert page.status_code == 422 and re.search(r"Không có dịch vụ “ZZ”", page.text)
     assert queue.waiting(box.db(), box.now()) == []
+
+
+def test_a_citizen_looks_up_a_dossier_by_code_and_phone_or_by_the_receipt_qr(
+    kiosk_app: tuple[Flask, Box, Devices],
+) -> None:
+    from edge import actions, intake
+    from edge.users import get_user
+    from tests.conftest import dossier_body
+
+    app, box, _ = kiosk_app
+    officer = get_user(box.db(), "canbo")
+    code = intake.receive_dossier(box, officer, dossier_body())["code"]  # phone 0912345678
+    missing = [{"name": "Bản sao CCCD", "kind": "photocopy", "quantity": 1}]
+    actions.act(box, officer, code, "request-supplement", {"reason": "Thiếu bản sao", "missing_documents": missing})
+    client = kiosk(app)
+    assert "Tra cứu hồ sơ" in client.get("/kiosk/lookup").text
+    found = client.post("/kiosk/lookup", data={"code": code, "phone_last4": "5678"})
+    assert found.status_code == 200 and f'data-lookup="{code}"' in found.text
+    assert "Bản sao CCCD" in found.text and "0912345678" not in found.text and "Nguyễn" not in found.text
+    scanned = client.post("/kiosk/lookup", data={"code": code, "mode": "scan"})
+    assert f'data-lookup="{code}"' in scanned.text
+    for wrong in ({"code": code, "phone_last4": "1111"}, {"code": code + "9", "phone_last4": "5678"}):
+        refused = client.post("/kiosk/lookup", data=wrong)
+        assert refused.status_code == 404 and "Không tìm thấy hồ sơ với mã và số điện thoại này." in refused.text
+    bad = client.post("/kiosk/lookup", data={"code": code, "phone_last4": "12a4"})
+    assert bad.status_code == 422 and "4 số cuối" in bad.text

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from edge import printing, queue
 from edge.errors import EdgeError
+from edge.lookup import lookup as find_dossier
 from edge.ports import Document
 from ui.web.common import box, current_user, lang, requires
 from ui.web.devices import wake_printer
@@ -57,3 +58,19 @@ def ticket() -> tuple[str, int]:
         "kiosk/ticket.html", ticket=issued, service_name=name, printed=printed, problem=problem,
         message=_("Mời ông/bà nhận phiếu.") if printed else _("Máy in chưa in được phiếu: xin ghi nhớ số của ông/bà."),
     ), 201  # fmt: skip
+
+
+@bp.route("/kiosk/lookup", methods=["GET", "POST"])
+@requires("kiosk.use")
+def lookup() -> tuple[str, int]:
+    """Tra cứu hồ sơ: the receipt's QR code (a USB scanner types it), or the code and the phone's last 4 digits."""
+    if request.method == "GET":
+        return render_template("kiosk/lookup.html", found=None, error=None), 200
+    scanned = request.form.get("mode") == "scan"
+    try:
+        found = find_dossier(
+            box().db(), request.form.get("code"), request.form.get("phone_last4"), box().now(), scanned=scanned
+        )
+    except EdgeError as err:
+        return render_template("kiosk/lookup.html", found=None, error=err.message(lang())), err.status
+    return render_template("kiosk/lookup.html", found=found, error=None), 200
