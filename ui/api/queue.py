@@ -16,6 +16,14 @@ from edge.users import require
 from ui.api import box, bp, json_body, respond, user
 
 
+def _json_object() -> dict[str, Any]:
+    """The request body, which must be a JSON object."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationError("Nội dung phải là một đối tượng JSON.", "The body must be a JSON object.")
+    return body
+
+
 def _public(ticket: dict[str, object]) -> dict[str, object]:
     keys = ("number", "service", "priority", "state", "issued_at", "called_at", "counter")
     return {k: ticket[k] for k in keys}
@@ -39,9 +47,7 @@ def queue_counters() -> Response:
 def issue_ticket() -> Response:
     """Take the next number of a service: {service, priority?} → 201 {number, service, issued_at, waiting_ahead}."""
     require(user(), "queue.issue")
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ValidationError("Nội dung phải là một đối tượng JSON.", "The body must be a JSON object.")
+    body = _json_object()
     ticket = queue.issue_ticket(box().db(), body.get("service"), box().now(), body.get("priority"))
     return respond({**_public(ticket), "waiting_ahead": ticket["waiting_ahead"]}, 201)
 
@@ -108,9 +114,7 @@ def queue_events() -> Response:
 def rate() -> Response:
     """A citizen's rating: {ticket (today's number) or dossier_code, score 1–5 (5 = very satisfied)} → 201."""
     require(user(), "queue.issue")
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ValidationError("Nội dung phải là một đối tượng JSON.", "The body must be a JSON object.")
+    body = _json_object()
     unknown = sorted(set(body) - {"ticket", "dossier_code", "score"})
     if unknown:
         raise ValidationError(f"Trường lạ: {', '.join(unknown)}.", f"Unknown field: {', '.join(unknown)}.")
