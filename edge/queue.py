@@ -4,15 +4,15 @@ A ticket's number is the service's prefix and its sequence of the day (A001, A00
 starts again each day). Numbers are taken inside one IMMEDIATE transaction, so two kiosks pressing
 at once never get the same number and none is skipped; calling the next ticket is one transaction
 too, so two counters never call the same ticket. Priority groups (elderly, disabled, pregnant)
-carry a weight: the heaviest waiting ticket is called first, then the oldest. A new box has four
-services (A Hộ tịch, B Chứng thực, C Đất đai, xây dựng, D Lĩnh vực khác) and counters 1–3 serving
-all of them (migration 0009); an admin changes them.
+carry a weight 1–9 (kept on the ticket as issued): the heaviest waiting ticket is called first,
+then the oldest. A new box has four services (A Hộ tịch, B Chứng thực, C Đất đai, xây dựng, D Lĩnh
+vực khác), counters 1–3 serving all of them (migration 0009) and the three priority groups of weight
+2 (migration 0011); an admin changes them (edge.queueconfig).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -23,11 +23,6 @@ from edge.errors import ConflictError, NotFoundError, ValidationError
 from edge.events import iso
 from edge.store.db import write
 
-PRIORITIES = {
-    "elderly": ("Người cao tuổi", "Elderly", 2),
-    "disabled": ("Người khuyết tật", "Person with a disability", 2),
-    "pregnant": ("Phụ nữ mang thai", "Pregnant woman", 2),
-}
 TICKET_STATES = {
     "waiting": ("Đang chờ", "Waiting"),
     "called": ("Đã gọi", "Called"),
@@ -35,8 +30,6 @@ TICKET_STATES = {
     "done": ("Đã xong", "Done"),
     "no_show": ("Vắng mặt", "No-show"),
 }
-_CODE = re.compile(r"[A-Z0-9]{1,8}", re.ASCII)
-_PREFIX = re.compile(r"[A-Z]", re.ASCII)
 _TICKET_COLUMNS = (
     "id", "day", "service", "seq", "number", "priority", "weight", "state", "issued_at", "called_at", "counter",
     "for_counter", "officer", "calls", "started_at", "finished_at", "dossier_id",
@@ -59,45 +52,32 @@ def list_services(db: sqlite_utils.Database, active_only: bool = True) -> list[d
     return [{"code": c, "name": n, "prefix": p, "active": bool(a)} for c, n, p, a in rows.fetchall()]
 
 
-def list_counters(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def list_counters(db: sqlite_utils.Database, active_only: bool = False) -> list[dict[str, Any]]:
     """Return the counters with the services each serves (all active services when none are named)."""
     every = [s["code"] for s in list_services(db)]
     out = []
+    where = "WHERE active = 1" if active_only else ""
     for number, name, services, active in db.execute(
-        "SELECT number, name, services, active FROM queue_counters ORDER BY number"
+        f"SELECT number, name, services, active FROM queue_counters {where} ORDER BY number"
     ).fetchall():
         named = json.loads(services)
         out.append({"number": number, "name": name, "services": named or every, "active": bool(active)})
     return out
 
 
-def save_service(
-    db: sqlite_utils.Database, code: str, name: str, prefix: str, *, active: bool = True, position: int = 0
-) -> dict[str, Any]:
-    """Create or change a service (an admin's job); return it."""
-    code, prefix, name = (code or "").strip().upper(), (prefix or "").strip().upper(), " ".join((name or "").split())
-    if not _CODE.fullmatch(code):
-        raise ValidationError(
-            "Mã dịch vụ gồm 1–8 chữ in hoa hoặc số.", "A service code is 1–8 capital letters or digits.", field="code"
-        )
-    if not _PREFIX.fullmatch(prefix):
-        raise ValidationError("Chữ đầu số là một chữ cái A–Z.", "The prefix is one letter A–Z.", field="prefix")
-    if not 1 <= len(name) <= 100:
-        raise ValidationError("Tên dịch vụ dài 1–100 ký tự.", "The service name is 1–100 characters.", field="name")
-    with write(db):
-        taken = db.execute("SELECT code FROM queue_services WHERE prefix = ? AND code != ?", [prefix, code]).fetchone()
-        if taken:
-            raise ConflictError(
-                f"Chữ {prefix} đã dùng cho dịch vụ {taken[0]}.", f"Prefix {prefix} is used by service {taken[0]}.",
-                code="prefix_taken", field="prefix",
-            )  # fmt: skip
-        db.execute(
-            "INSERT INTO queue_services (code, name, prefix, active, position) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (code) DO UPDATE SET name = excluded.name, prefix = excluded.prefix,"
-            " active = excluded.active, position = excluded.position",
-            [code, name, prefix, int(active), position],
-        )
-    return {"code": code, "name": name, "prefix": prefix, "active": active}
+def list_priorities(db: sqlite_utils.Database, active_only: bool = True) -> list[dict[str, Any]]:
+    """Return the priority groups (elderly, disabled, pregnant, …) in the kiosk's order."""
+    where = "WHERE active = 1" if active_only else ""
+    rows = db.execute(
+        f"SELECT code, name_vi, name_en, weight, active, sort FROM queue_priorities {where} ORDER BY sort, code"
+    )
+    keys = ("code", "name_vi", "name_en", "weight", "active", "sort")
+    return [{**dict(zip(keys, r, strict=True)), "active": bool(r[4])} for r in rows.fetchall()]
+
+
+def priorities(db: sqlite_utils.Database) -> dict[str, tuple[str, str, int]]:
+    """Return the active priority groups as code -> (Vietnamese name, English name, weight)."""
+    return {p["code"]: (p["name_vi"], p["name_en"], p["weight"]) for p in list_priorities(db)}
 
 
 def _service(db: sqlite_utils.Database, code: object) -> tuple[str, str]:
@@ -119,16 +99,17 @@ def format_number(prefix: str, seq: int) -> str:
 def issue_ticket(db: sqlite_utils.Database, service: object, now: datetime, priority: object = None) -> dict[str, Any]:
     """Take the next number of the day for a service; return the ticket and how many wait ahead of it."""
     code, prefix = _service(db, service)
+    groups = priorities(db)
     if priority in ("", None):
         priority = None
-    elif priority not in PRIORITIES:
+    elif priority not in groups:
         raise ValidationError(
-            f"Nhóm ưu tiên phải là một trong {', '.join(PRIORITIES)}.",
-            f"The priority must be one of {', '.join(PRIORITIES)}.",
+            f"Nhóm ưu tiên phải là một trong {', '.join(groups)}.",
+            f"The priority must be one of {', '.join(groups)}.",
             code="unknown_priority",
             field="priority",
         )
-    weight = PRIORITIES[str(priority)][2] if priority else 0
+    weight = groups[str(priority)][2] if priority else 0
     day, moment = now.date().isoformat(), iso(now)
     with write(db):
         seq = db.execute(
@@ -159,9 +140,15 @@ def get_ticket(db: sqlite_utils.Database, ticket_id: str) -> dict[str, Any]:
 
 
 def _counter_services(db: sqlite_utils.Database, counter: int) -> list[str]:
-    row = db.execute("SELECT services FROM queue_counters WHERE number = ? AND active = 1", [counter]).fetchone()
+    row = db.execute("SELECT services, active FROM queue_counters WHERE number = ?", [counter]).fetchone()
     if row is None:
         raise NotFoundError(f"Không có quầy số {counter}.", f"No counter {counter}.", code="counter_not_found")
+    if not row[1]:
+        raise ConflictError(
+            f"Quầy số {counter} đang tạm ngừng; chọn quầy khác hoặc nhờ quản trị mở lại quầy.",
+            f"Counter {counter} is closed; choose another counter or ask an administrator to open it.",
+            code="counter_inactive",
+        )
     return json.loads(row[0]) or [s["code"] for s in list_services(db)]
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from edge import queue
+from edge import queueconfig as queue_config
 from edge.box import Box
 from edge.errors import ConflictError, NotFoundError, ValidationError
 from tests.conftest import FakeClock
@@ -68,16 +69,17 @@ def test_wrong_input_is_refused_and_takes_no_number(
     assert queue.issue_ticket(box.db(), "HT", clock())["number"] == "A001"
 
 
-def test_an_admin_changes_services_and_prefixes_stay_unique(box: Box) -> None:
+def test_an_admin_changes_services_and_prefixes_stay_unique(box: Box, clock: FakeClock) -> None:
     db = box.db()
-    queue.save_service(db, "tp", "Tư pháp", "e", position=5)
+    admin = {"actor": "quantri", "now": clock()}
+    queue_config.save_service(db, "tp", "Tư pháp", "e", position=5, new=True, **admin)
     assert [s["prefix"] for s in queue.list_services(db)][-1] == "E"
     with pytest.raises(ConflictError):
-        queue.save_service(db, "XD", "Xây dựng", "A")
+        queue_config.save_service(db, "XD", "Xây dựng", "A", new=True, **admin)
     for bad in (("", "Tên", "F"), ("OK", "", "F"), ("OK", "Tên", "FF"), ("quá dài quá", "Tên", "F")):
         with pytest.raises(ValidationError):
-            queue.save_service(db, *bad)
-    queue.save_service(db, "HT", "Hộ tịch", "A", active=False, position=1)
+            queue_config.save_service(db, *bad, new=True, **admin)
+    queue_config.save_service(db, "HT", "Hộ tịch", "A", active=False, position=1, **admin)
     assert "HT" not in [s["code"] for s in queue.list_services(db)]
 
 

@@ -406,6 +406,158 @@ def m0009_queue(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0010_fees")
+def m0010_fees(db: sqlite_utils.Database) -> None:
+    """Fee payments (cash, card, VietQR) with gapless receipt numbers per form and series, refunds, cash-ups."""
+    db.executescript(
+        """
+        CREATE TABLE fee_payments (
+            id TEXT PRIMARY KEY,
+            dossier_id TEXT NOT NULL,
+            dossier_code TEXT NOT NULL,
+            method TEXT NOT NULL CHECK (method IN ('cash', 'card', 'vietqr')),
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            received INTEGER,
+            change INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'declined', 'cancelled', 'unknown')),
+            receipt_form TEXT,
+            receipt_series TEXT,
+            receipt_number INTEGER,
+            vietqr_payload TEXT,
+            card_payment_id TEXT UNIQUE,
+            collected_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            paid_at TEXT,
+            confirmed_at TEXT,
+            confirmed_by TEXT,
+            cancelled_at TEXT,
+            cancelled_by TEXT,
+            cancel_reason TEXT,
+            refunded INTEGER NOT NULL DEFAULT 0 CHECK (refunded >= 0 AND refunded <= amount),
+            UNIQUE (receipt_form, receipt_series, receipt_number)
+        );
+        CREATE INDEX fee_payments_dossier ON fee_payments(dossier_id);
+        CREATE INDEX fee_payments_paid ON fee_payments(paid_at);
+        CREATE INDEX fee_payments_open ON fee_payments(created_at) WHERE status IN ('pending', 'unknown');
+        CREATE TABLE fee_refunds (
+            id TEXT PRIMARY KEY,
+            payment_id TEXT NOT NULL REFERENCES fee_payments(id),
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            reason TEXT NOT NULL,
+            refunded_by TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX fee_refunds_payment ON fee_refunds(payment_id);
+        CREATE INDEX fee_refunds_at ON fee_refunds(at);
+        CREATE TABLE receipt_sequences (
+            form TEXT NOT NULL,
+            series TEXT NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY (form, series)
+        );
+        CREATE TABLE cashups (
+            day TEXT PRIMARY KEY,
+            summary TEXT NOT NULL,
+            counts TEXT NOT NULL,
+            discrepancy INTEGER NOT NULL,
+            note TEXT NOT NULL,
+            closed_by TEXT NOT NULL,
+            closed_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations(name="0011_queue_admin")
+def m0011_queue_admin(db: sqlite_utils.Database) -> None:
+    """Queue admin: priority groups in a table (weights 1–9); a prefix is unique among active services only."""
+    db.executescript(
+        """
+        CREATE TABLE queue_priorities (
+            code TEXT PRIMARY KEY,
+            name_vi TEXT NOT NULL,
+            name_en TEXT NOT NULL,
+            weight INTEGER NOT NULL CHECK (weight BETWEEN 1 AND 9),
+            active INTEGER NOT NULL DEFAULT 1,
+            sort INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO queue_priorities (code, name_vi, name_en, weight, sort) VALUES
+            ('elderly', 'Người cao tuổi', 'Elderly', 2, 1),
+            ('disabled', 'Người khuyết tật', 'Person with a disability', 2, 2),
+            ('pregnant', 'Phụ nữ mang thai', 'Pregnant woman', 2, 3);
+        CREATE TABLE queue_services_new (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            position INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO queue_services_new (code, name, prefix, active, position)
+            SELECT code, name, prefix, active, position FROM queue_services;
+        DROP TABLE queue_services;
+        ALTER TABLE queue_services_new RENAME TO queue_services;
+        CREATE UNIQUE INDEX queue_services_active_prefix ON queue_services(prefix) WHERE active = 1;
+        """
+    )
+
+
+@migrations(name="0012_ratings")
+def m0012_ratings(db: sqlite_utils.Database) -> None:
+    """The 9-indicator evaluation of a dossier (one each), keypad presses beyond the scale, report indexes."""
+    db.executescript(
+        """
+        CREATE TABLE evaluations (
+            id TEXT PRIMARY KEY,
+            dossier_id TEXT NOT NULL UNIQUE,
+            ticket TEXT,
+            officer TEXT,
+            procedure_code TEXT,
+            answers TEXT NOT NULL,
+            points INTEGER NOT NULL CHECK (points BETWEEN 0 AND 18),
+            source TEXT NOT NULL,
+            at TEXT NOT NULL,
+            replaced INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX evaluations_at ON evaluations(at);
+        CREATE TABLE rating_rejects (
+            id INTEGER PRIMARY KEY,
+            counter INTEGER NOT NULL,
+            button INTEGER NOT NULL,
+            scale INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX rating_rejects_at ON rating_rejects(at);
+        """
+    )
+
+
+@migrations(name="0013_office_outbox")
+def m0013_office_outbox(db: sqlite_utils.Database) -> None:
+    """Office events for the hub: closed tickets and ratings, each queued once (edge.officelog)."""
+    db.executescript(
+        """
+        CREATE TABLE office_outbox (
+            event_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            queued_at TEXT NOT NULL,
+            sent_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error_code TEXT,
+            error_message TEXT,
+            failed_at TEXT,
+            UNIQUE (kind, item_id)
+        );
+        CREATE INDEX office_outbox_waiting ON office_outbox(queued_at) WHERE sent_at IS NULL;
+        CREATE TABLE office_cursors (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
+        """
+    )
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     """Return how many migrations have been applied."""
     return len(migrations.applied(db))

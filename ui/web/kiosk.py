@@ -20,8 +20,9 @@ PRINT_WAIT_S = 4.0  # the citizen waits this long for the paper before the scree
 @requires("kiosk.use")
 def index() -> str:
     """Big buttons, one per service, and the priority groups."""
+    db = box().db()
     return render_template(
-        "kiosk/index.html", services=queue.list_services(box().db()), priorities=queue.PRIORITIES, en=lang() == "en"
+        "kiosk/index.html", services=queue.list_services(db), priorities=queue.priorities(db), en=lang() == "en"
     )
 
 
@@ -35,7 +36,7 @@ def ticket() -> tuple[str, int]:
         issued = queue.issue_ticket(db, request.form.get("service"), now, request.form.get("priority") or None)
     except EdgeError as err:
         page = render_template(
-            "kiosk/index.html", services=queue.list_services(db), priorities=queue.PRIORITIES, en=lang() == "en",
+            "kiosk/index.html", services=queue.list_services(db), priorities=queue.priorities(db), en=lang() == "en",
             error=err.message(lang()),
         )  # fmt: skip
         return page, 422
