@@ -42,6 +42,16 @@ class Settings:
     card_terminal: str = ""
     rating_keypad: str = ""
     keypad_counter: int = 1
+    # Fee receipts (biên lai): form (mẫu số) and series (ký hiệu; "" = "BL" and the year's two digits).
+    receipt_form: str = "01BLP0-001"
+    receipt_series: str = ""
+    fees_before_result: int = 0  # 1: the result is returned only once a requested payment is paid in full
+    # VietQR transfers to the office's account ("" = not set up); notify_token authenticates bank notifications.
+    vietqr_bank_bin: str = ""
+    vietqr_account: str = ""
+    vietqr_account_name: str = ""
+    vietqr_notify_token: str = ""
+    rating_scale: int = 5  # levels of a counter rating: 3 or 5 (edge/ratings.py LEVELS)
 
     @property
     def db_path(self) -> Path:
@@ -79,6 +89,9 @@ _SECTIONS = {
         "receipt_printer", "receipt_printer_profile", "ticket_printer", "ticket_printer_profile", "card_terminal",
         "rating_keypad", "keypad_counter",
     ),
+    "receipts": ("receipt_form", "receipt_series", "fees_before_result"),
+    "vietqr": ("vietqr_bank_bin", "vietqr_account", "vietqr_account_name", "vietqr_notify_token"),
+    "ratings": ("rating_scale",),
 }  # fmt: skip
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -89,7 +102,14 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         if kind == "int":
             if isinstance(value, bool):
                 raise ValueError(value)
-            return int(value)
+            number = int(value)
+            if key == "rating_scale" and number not in (3, 5):
+                raise ConfigError(
+                    f"'rating_scale' trong {source} phải là 3 hoặc 5 (số mức đánh giá), không phải {value!r}.",
+                    f"'rating_scale' in {source} must be 3 or 5 (rating levels), not {value!r}.",
+                    code="config_value",
+                )
+            return number
         if kind == "float":
             if isinstance(value, bool):
                 raise ValueError(value)

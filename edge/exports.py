@@ -135,7 +135,8 @@ def _style(ws: Worksheet, styles: dict[tuple[Kind, bool, bool], str], column: Co
         style.font = Font(bold=bold)
         workbook = ws.parent
         assert isinstance(workbook, Workbook)
-        workbook.add_named_style(style)
+        if name not in workbook.named_styles:  # a workbook of several sheets shares one set of styles
+            workbook.add_named_style(style)
         styles[key] = name
     return styles[key]
 

@@ -3,12 +3,18 @@
 The officer's screen tells the box what a counter serves now (a dossier, or a queue ticket);
 a press on that counter's keypad becomes a rating of it, with the officer. A press while the
 counter serves nothing is still kept (tied to the counter and officer only), never dropped.
+
+The box rates on 3 or 5 levels (motcua.toml [ratings] rating_scale). Each rating keeps the scale it
+was given on, so 5-level ratings still count after a switch to 3. A press of a button beyond the
+scale (button 4 of a 5-button pad on a 3-level box) is refused and counted in `rating_rejects`,
+never stored as a rating.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +38,20 @@ LEVELS = {
     ),
     3: (("Hài lòng", "Satisfied"), ("Bình thường", "Neutral"), ("Không hài lòng", "Dissatisfied")),
 }
+# The levels that count as satisfied: "Rất hài lòng" and "Hài lòng" of 5, "Hài lòng" of 3.
+SATISFIED = {5: frozenset({1, 2}), 3: frozenset({1})}
+
+
+def check_scale(scale: object) -> int:
+    """Return the scale (3 or 5), or raise a ValidationError."""
+    if isinstance(scale, bool) or scale not in LEVELS:
+        raise ValidationError(
+            f"Thang đánh giá phải có 3 hoặc 5 mức, không phải {scale!r}.",
+            f"The rating scale has 3 or 5 levels, not {scale!r}.",
+            code="invalid_scale",
+            field="rating_scale",
+        )
+    return int(scale)
 
 
 def _now(now: datetime | None) -> str:
@@ -60,12 +80,22 @@ def set_counter_subject(
 def record_rating(
     db: sqlite_utils.Database, counter: int, button: int, scale: int, source: str, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Store one rating for what the counter serves now; return it."""
-    if scale not in LEVELS or not 1 <= button <= scale:
+    """Store one rating for what the counter serves now; return it.
+
+    A button beyond the scale is counted in `rating_rejects` and refused (ValidationError).
+    """
+    check_scale(scale)
+    if not 1 <= button <= scale:
+        with write(db):
+            db.execute(
+                "INSERT INTO rating_rejects (counter, button, scale, source, at) VALUES (?, ?, ?, ?, ?)",
+                [counter, button, scale, source, _now(now)],
+            )
         raise ValidationError(
-            f"Nút đánh giá {button} không có trên bàn phím {scale} mức.",
-            f"Rating button {button} is not on a {scale}-level pad.",
+            f"Nút đánh giá {button} không có trong thang {scale} mức: lần bấm không được ghi.",
+            f"Rating button {button} is not on the {scale}-level scale: the press is not recorded.",
             code="invalid_rating",
+            field="level",
         )
     subject = db.execute(
         "SELECT dossier_id, ticket, officer FROM counter_subjects WHERE counter = ?", [counter]
@@ -99,16 +129,19 @@ def rate_service(
     ticket: object = None,
     dossier_code: object = None,
     source: str = "api",
+    scale: int = 5,
 ) -> dict[str, Any]:
-    """Record a rating of a ticket of today (by its number) or of a dossier (by its code); 5 is best.
+    """Record a rating of a ticket of today (by its number) or of a dossier (by its code); `scale` is best.
 
-    The score runs the other way from the keypad's buttons (button 1 = very satisfied): score 5 is
-    level 1 on the 5-level scale.
+    The score runs the other way from the keypad's buttons (button 1 = the most satisfied level):
+    score 5 is level 1 on the 5-level scale, score 3 is level 1 on the 3-level scale.
     """
-    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+    check_scale(scale)
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= scale:
+        worst, best = LEVELS[scale][-1], LEVELS[scale][0]
         raise ValidationError(
-            "Điểm đánh giá là số nguyên từ 1 (rất không hài lòng) đến 5 (rất hài lòng).",
-            "The score is a whole number from 1 (very dissatisfied) to 5 (very satisfied).",
+            f"Điểm đánh giá là số nguyên từ 1 ({worst[0].lower()}) đến {scale} ({best[0].lower()}).",
+            f"The score is a whole number from 1 ({worst[1].lower()}) to {scale} ({best[1].lower()}).",
             code="invalid_score",
             field="score",
         )
@@ -143,7 +176,8 @@ def rate_service(
             field="ticket",
         )
     rating = {
-        "id": str(uuid.uuid4()), "counter": counter or 0, "level": 6 - score, "scale": 5, "dossier_id": dossier_id,
+        "id": str(uuid.uuid4()), "counter": counter or 0, "level": scale + 1 - score, "scale": scale,
+        "dossier_id": dossier_id,
         "ticket": ticket_id, "officer": officer, "source": source, "at": _now(now),
     }  # fmt: skip
     with write(db):
@@ -152,7 +186,7 @@ def rate_service(
             " VALUES (:id, :counter, :level, :scale, :dossier_id, :ticket, :officer, :source, :at)",
             rating,
         )
-    label = LEVELS[5][rating["level"] - 1]
+    label = LEVELS[scale][rating["level"] - 1]
     return {**rating, "score": score, "label_vi": label[0], "label_en": label[1]}
 
 
@@ -172,13 +206,22 @@ def recent_ratings(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str,
 class KeypadListener:
     """A thread that turns the counter keypad's presses into ratings, reopening the port when it fails."""
 
-    def __init__(self, db_factory: Any, opener: DeviceOpener, counter: int, retry_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        db_factory: Any,
+        opener: DeviceOpener,
+        counter: int,
+        retry_s: float = 5.0,
+        scale: Callable[[], int] | None = None,
+    ) -> None:
         self._db_factory = db_factory
         self._opener = opener
         self._counter = counter
         self._retry_s = retry_s
+        self._scale = scale  # the box's rating scale now (None: as many levels as the pad has buttons)
         self._stop = threading.Event()
         self.last: dict[str, Any] | None = None
+        self.rejected = 0  # presses beyond the scale, refused
         self._thread = threading.Thread(target=self._run, name="keypad", daemon=True)
 
     def start(self) -> None:
@@ -209,8 +252,7 @@ class KeypadListener:
                 while not self._stop.is_set():
                     press: KeyPress | None = pad.read_press(0.5)
                     if press is not None:
-                        self.last = record_rating(db, self._counter, press.button, pad.buttons, "keypad")
-                        devicehealth.record_ok(db, "rating_keypad", url, detail=f"button {press.button}")
+                        self._press(db, url, press.button, self._scale() if self._scale else pad.buttons)
             except DeviceFailure as err:
                 devicehealth.record_error(db, "rating_keypad", url, err)
                 self._stop.wait(self._retry_s)
@@ -218,3 +260,12 @@ class KeypadListener:
                 self._stop.wait(self._retry_s)  # the DB refused (busy, full): keep the listener alive
             finally:
                 pad.close()
+
+    def _press(self, db: sqlite_utils.Database, url: str, button: int, scale: int) -> None:
+        try:
+            self.last = record_rating(db, self._counter, button, scale, "keypad")
+        except ValidationError:  # beyond the scale: counted by record_rating, the pad keeps working
+            self.rejected += 1
+            devicehealth.record_ok(db, "rating_keypad", url, detail=f"button {button} refused ({scale} levels)")
+            return
+        devicehealth.record_ok(db, "rating_keypad", url, detail=f"button {button}")

@@ -45,7 +45,7 @@ def serve(box: Box, host: str, port: int, banner: str = "") -> None:
     devices = Devices(box.settings)
     printer = PrintWorker(box.db, devices)
     printer.start()
-    keypad = KeypadListener(box.db, devices, box.settings.keypad_counter)
+    keypad = KeypadListener(box.db, devices, box.settings.keypad_counter, scale=lambda: box.settings.rating_scale)
     keypad.start()
     app = create_app(box, devices=devices, wake_printer=printer.wake)
     server = create_server(app, host=host, port=port, threads=8, ident="motcua")

@@ -112,14 +112,15 @@ def queue_events() -> Response:
 
 @bp.post("/ratings")
 def rate() -> Response:
-    """A citizen's rating: {ticket (today's number) or dossier_code, score 1–5 (5 = very satisfied)} → 201."""
+    """A citizen's rating: {ticket (today's number) or dossier_code, score 1–scale (scale = best)} → 201."""
     require(user(), "queue.issue")
     body = _json_object()
     unknown = sorted(set(body) - {"ticket", "dossier_code", "score"})
     if unknown:
         raise ValidationError(f"Trường lạ: {', '.join(unknown)}.", f"Unknown field: {', '.join(unknown)}.")
     rating = ratings.rate_service(
-        box().db(), box().now(), body.get("score"), ticket=body.get("ticket"), dossier_code=body.get("dossier_code")
-    )
-    keys = ("id", "score", "label_vi", "label_en", "at")
+        box().db(), box().now(), body.get("score"), ticket=body.get("ticket"), dossier_code=body.get("dossier_code"),
+        scale=box().settings.rating_scale,
+    )  # fmt: skip
+    keys = ("id", "score", "scale", "label_vi", "label_en", "at")
     return respond({k: rating[k] for k in keys}, 201)

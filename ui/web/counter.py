@@ -16,7 +16,6 @@ from ui.web.devices import opener, wake_printer
 
 bp = Blueprint("counter", __name__)
 PRINT_WAIT_S = 8.0  # the officer waits this long for the receipt before the page says "queued"
-RATING_SCALE = 5  # levels on the tablet page (DOMAIN.md: 3 or 5)
 
 
 def counter_context(dossier: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +163,7 @@ def rate_page() -> str:
     if subject and subject[0]:
         row = db.execute("SELECT code FROM dossiers WHERE dossier_id = ?", [subject[0]]).fetchone()
         code = row[0] if row else None
-    scale = RATING_SCALE
+    scale = box().settings.rating_scale  # 3 or 5 (motcua.toml [ratings], the admin page)
     levels = [(i + 1, *label) for i, label in enumerate(ratings.LEVELS[scale])]
     return render_template(
         "counter/rate.html", counter=counter, code=code, levels=levels, thanks=request.args.get("ok")
@@ -180,7 +179,8 @@ def rate() -> BaseResponse:
     try:
         if not level.isdigit():
             raise ValidationError("Chọn một mức đánh giá.", "Choose a rating.", field="level")
-        ratings.record_rating(box().db(), box().settings.keypad_counter, int(level), RATING_SCALE, source)
+        scale = box().settings.rating_scale
+        ratings.record_rating(box().db(), box().settings.keypad_counter, int(level), scale, source)
     except EdgeError as err:
         flash(err.message(lang()), "error")
         return redirect(url_for("counter.rate_page"))
