@@ -48,8 +48,10 @@ def _row(values: Any) -> dict[str, Any]:
 def list_services(db: sqlite_utils.Database, active_only: bool = True) -> list[dict[str, Any]]:
     """Return the services a citizen can take a number for, in the kiosk's order."""
     where = "WHERE active = 1" if active_only else ""
-    rows = db.execute(f"SELECT code, name, prefix, active FROM queue_services {where} ORDER BY position, code")
-    return [{"code": c, "name": n, "prefix": p, "active": bool(a)} for c, n, p, a in rows.fetchall()]
+    rows = db.execute(
+        f"SELECT code, name, prefix, active, position FROM queue_services {where} ORDER BY position, code"
+    ).fetchall()
+    return [{"code": c, "name": n, "prefix": p, "active": bool(a), "position": o} for c, n, p, a, o in rows]
 
 
 def list_counters(db: sqlite_utils.Database, active_only: bool = False) -> list[dict[str, Any]]:
