@@ -12,13 +12,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge import outbox, syncstate
+from edge import officelog, outbox, syncstate
 from edge.box import Box
 from edge.errors import EdgeError
 from edge.events import iso
 from sync.client.config import SyncConfig, require_sync_config
 from sync.client.errors import HubUnreachableError
 from sync.client.heartbeat import send_heartbeats, take_heartbeat
+from sync.client.office import OfficeResult, push_office_events
 from sync.client.pull import PullResult, pull_feed
 from sync.client.push import (
     BlobMeter,
@@ -46,6 +47,7 @@ class CycleResult:
 
     pushed: PushResult = field(default_factory=PushResult)
     blobs: BlobResult = field(default_factory=BlobResult)
+    office: OfficeResult = field(default_factory=OfficeResult)
     pulled: PullResult = field(default_factory=PullResult)
     heartbeats_sent: int = 0
     errors: list[str] = field(default_factory=list)
@@ -53,19 +55,22 @@ class CycleResult:
     waiting_events: int = 0
     waiting_blobs: int = 0
     refused: int = 0
+    waiting_office: int = 0
 
     @property
     def done(self) -> bool:
         """Return whether nothing is left to send and nothing went wrong."""
-        return not self.errors and self.waiting_events == 0 and self.waiting_blobs == 0
+        return not self.errors and self.waiting_events == 0 and self.waiting_blobs == 0 and self.waiting_office == 0
 
     def summary(self) -> str:
         """Return one line in Vietnamese for the log and the command line."""
         parts = [
             f"gửi {self.pushed.accepted + self.pushed.already_held} sự kiện",
             f"{self.blobs.confirmed + self.blobs.already_held} tệp scan",
+            f"{self.office.accepted + self.office.already_held} phiếu/đánh giá",
             f"nhận {self.pulled.items} mục",
-            f"còn chờ {self.waiting_events} sự kiện, {self.waiting_blobs} tệp scan",
+            f"còn chờ {self.waiting_events} sự kiện, {self.waiting_blobs} tệp scan,"
+            f" {self.waiting_office} phiếu/đánh giá",
         ]
         if self.refused:
             parts.append(f"{self.refused} sự kiện bị từ chối")
@@ -138,7 +143,12 @@ def sync_once(
                     code="blobs_failed",
                 )
 
+        def office() -> None:
+            result.office = push_office_events(box, link, config.commune_code, should_stop=should_stop)
+
         push_error = _phase(result, "push", events)
+        if result.online:
+            push_error = _phase(result, "office", office) or push_error
         if result.online:
             push_error = _phase(result, "blobs", scans) or push_error
         if result.online and push_error is None:
@@ -173,5 +183,6 @@ def sync_once(
             link.close()
     left = outbox.status(db)
     result.waiting_events, result.waiting_blobs, result.refused = left.events, left.blobs, left.refused
+    result.waiting_office = officelog.status(db).waiting
     syncstate.set_value(db, "last_cycle", {"at": iso(box.now()), "summary": result.summary(), "ok": result.done})
     return result

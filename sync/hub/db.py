@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS forwards (
     dossier_id {key} PRIMARY KEY, code {key} NOT NULL, wanted_version BIGINT NOT NULL,
     sent_version BIGINT NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT,
     last_attempt_at TEXT, last_error TEXT, forwarded_at TEXT);
+CREATE TABLE IF NOT EXISTS office_events (
+    seq {serial}, event_id {key} NOT NULL UNIQUE, commune_code {key} NOT NULL, box_id TEXT NOT NULL,
+    kind {key} NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL, payload TEXT NOT NULL, digest TEXT NOT NULL,
+    received_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS office_events_by_day ON office_events(day, commune_code);
+CREATE INDEX IF NOT EXISTS events_fees ON events(kind, wall_time)
+    WHERE kind IN ('fee_paid', 'fee_refunded', 'fee_payment_cancelled');
 """
 
 _TYPES = {

@@ -27,7 +27,9 @@ from sync.hub.boxes import enroll
 from sync.hub.context import hub_context
 from sync.hub.feed import DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, check_commune_code, read_feed
 from sync.hub.ingest import ingest_events
+from sync.hub.office import store_office_events
 from sync.protocol import SyncError, check_commune, decode_batch, encode_ack
+from sync.protocol.office import decode_office_batch
 
 bp = Blueprint("syncapi", __name__, url_prefix="/sync/v1")
 
@@ -141,6 +143,30 @@ def push_events() -> Response:
         for e in batch.events
     ]
     result = ingest_events(ctx.db, checked, commune_code=key.commune_code, from_box=key.box_id, now_iso=ctx.now_iso())
+    ack = encode_ack(
+        batch_id=batch.batch_id,
+        accepted=result.accepted,
+        already_held=result.already_held,
+        rejected=[*batch.rejected, *result.rejected],
+    )
+    return Response(ack, mimetype="application/json")
+
+
+@bp.post("/office-events")
+def push_office_events() -> Response:
+    """Store a signed gzip batch of office events (closed tickets, ratings); answer the acknowledgement."""
+    key = verified_box()
+    ctx = hub_context()
+    batch = decode_office_batch(request.get_data(cache=True), MAX_BATCH_BYTES, MAX_BATCH_EVENTS)
+    if batch.box_id != key.box_id:
+        raise WrongBoxError(
+            f"Lô này ghi hộp {batch.box_id} nhưng được ký bởi hộp {key.box_id}.",
+            f"The batch names box {batch.box_id} but was signed by box {key.box_id}.",
+        )
+    check_commune(key, batch.commune_code)
+    result = store_office_events(
+        ctx.db, batch.events, commune_code=key.commune_code, box_id=key.box_id, now_iso=ctx.now_iso()
+    )
     ack = encode_ack(
         batch_id=batch.batch_id,
         accepted=result.accepted,
