@@ -42,6 +42,7 @@ CONTRACT = {
     "/api/v1/procedures/{code}/due-date": {"get"},
     "/api/v1/queue/services": {"get"},
     "/api/v1/queue/counters": {"get"},
+    "/api/v1/queue/priorities": {"get"},
     "/api/v1/queue/tickets": {"post"},
     "/api/v1/queue/events": {"get"},
     "/api/v1/ratings": {"post"},
@@ -247,6 +248,8 @@ def test_queue_responses(check: Checker) -> None:
     services = check("GET", "/api/v1/queue/services", 200)
     assert [s["prefix"] for s in services] == ["A", "B", "C", "D"]
     assert [c["number"] for c in check("GET", "/api/v1/queue/counters", 200)] == [1, 2, 3]
+    groups = check("GET", "/api/v1/queue/priorities", 200)
+    assert [(p["code"], p["weight"]) for p in groups] == [("elderly", 2), ("disabled", 2), ("pregnant", 2)]
     ticket = check("POST", "/api/v1/queue/tickets", 201, json={"service": "CT"})
     assert (ticket["number"], ticket["waiting_ahead"], ticket["state"]) == ("B001", 0, "waiting")
     elderly = check("POST", "/api/v1/queue/tickets", 201, json={"service": "CT", "priority": "elderly"})

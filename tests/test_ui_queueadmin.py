@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from edge import audit, queue
 from edge.box import Box, open_box
 from edge.config import Settings
-from edge.users import add_user
+from edge.users import add_user, create_token
 from tests.conftest import PASSWORD, FakeClock
 from ui.app import create_app
 
@@ -169,3 +169,21 @@ def test_a_new_priority_weight_changes_who_is_called_first(app_box: tuple[Flask,
                          "sort": "4", "active": "1"})  # fmt: skip
     assert status == 200 and "Đã lưu nhóm ưu tiên Người có công." in page
     assert "Người có công" in signed_in(app, "kiosk1").get("/kiosk").text
+
+
+def test_the_api_follows_the_admin_page(app_box: tuple[Flask, Box]) -> None:
+    app, box = app_box
+    admin = signed_in(app, "quantri")
+    post(admin, "/queue/admin/counters/2", {"name": "Quầy số 2", "services": ["HT"]})
+    post(admin, "/queue/admin/priorities/disabled",
+         {"name_vi": "Người khuyết tật", "name_en": "Person with a disability", "weight": "7", "sort": "2"})  # fmt: skip
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {create_token(box.db(), 'canbo')}"}
+    assert [c["number"] for c in api.get("/api/v1/queue/counters", headers=headers).json or []] == [1, 3]
+    assert [p["code"] for p in api.get("/api/v1/queue/priorities", headers=headers).json or []] == [
+        "elderly", "pregnant"
+    ]  # fmt: skip
+    queue.issue_ticket(box.db(), "HT", box.now())
+    refused = api.post("/api/v1/counters/2/call-next", headers=headers)
+    assert refused.status_code == 409 and (refused.json or {})["error"]["code"] == "counter_inactive"
+    assert api.post("/api/v1/counters/1/call-next", headers=headers).status_code == 200

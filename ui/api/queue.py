@@ -38,9 +38,18 @@ def queue_services() -> Response:
 
 @bp.get("/queue/counters")
 def queue_counters() -> Response:
-    """The counters and the services each serves."""
+    """The open counters and the services each serves."""
     require(user(), "queue.read")
-    return respond([{k: c[k] for k in ("number", "name", "services")} for c in queue.list_counters(box().db())])
+    counters = queue.list_counters(box().db(), active_only=True)
+    return respond([{k: c[k] for k in ("number", "name", "services")} for c in counters])
+
+
+@bp.get("/queue/priorities")
+def queue_priorities() -> Response:
+    """The priority groups a citizen may choose, with their weight (heavier is called first)."""
+    require(user(), "queue.read")
+    keys = ("code", "name_vi", "name_en", "weight")
+    return respond([{k: p[k] for k in keys} for p in queue.list_priorities(box().db())])
 
 
 @bp.post("/queue/tickets")
