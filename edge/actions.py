@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from edge import audit, events, projection
+from edge import audit, events, fees, projection
 from edge.box import Box
 from edge.dates import parse_datetime
 from edge.deadline import extend_for_pause
@@ -117,6 +117,8 @@ def _approve(box: Box, state: dict[str, Any], body: Body, now: datetime) -> dict
 
 
 def _return_result(box: Box, state: dict[str, Any], body: Body, now: datetime) -> dict[str, Any]:
+    if box.settings.fees_before_result:
+        fees.check_paid(state)
     return {"method": choice(body.get("method"), RETURN_METHODS, "method", default=state["return_method"])}
 
 

@@ -47,7 +47,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "rescheduled": (frozenset({"new", "processing", "waiting", "paying"}), None),
 }
 # Kinds that never change the status and are allowed in any status.
-NEUTRAL = frozenset({"attachment_added", "conflict_resolved", "note_added"})
+NEUTRAL = frozenset({"attachment_added", "conflict_resolved", "note_added"} | {
+    "fees_adjusted", "fee_paid", "fee_refunded", "fee_payment_cancelled",  # money: edge/fees.py, edge/cashier.py
+})  # fmt: skip
 
 # API action name -> event kind.
 ACTIONS: dict[str, str] = {
@@ -192,6 +194,7 @@ def _created(event: Event, owned: bool = False) -> dict[str, Any]:
         "steps": [],
         "supplement": None,
         "payment": None,
+        "fees": _fees_of(p["procedure"]),
         "reschedules": [],
         "outcome": None,
         "attachments": [],
@@ -282,8 +285,55 @@ def _rescheduled(state: dict[str, Any], event: Event) -> None:
     state["due_at"] = event.payload["new_due_at"]
 
 
+def _fees_of(procedure: dict[str, Any]) -> dict[str, Any]:
+    lines = [{"name": f["name"], "kind": f["kind"], "amount": f["amount"]} for f in procedure.get("fees", [])]
+    total = sum(line["amount"] for line in lines)
+    return {"lines": lines, "adjusted": None, "payments": [], "total": total, "paid": 0, "refunded": 0,
+            "due": total, "paid_at": None}  # fmt: skip
+
+
+def _recount(state: dict[str, Any], event: Event) -> None:
+    """Total, paid (less cancelled payments), refunded and due; paid_at: when the due first reached 0 by paying."""
+    fees = state["fees"]
+    live = [p for p in fees["payments"] if not p["cancelled"]]
+    fees["total"] = sum(line["amount"] for line in fees["lines"])
+    fees["paid"] = sum(p["amount"] for p in live)
+    fees["refunded"] = sum(p["refunded"] for p in live)
+    fees["due"] = max(0, fees["total"] - fees["paid"] + fees["refunded"])
+    if fees["due"] or not fees["paid"]:
+        fees["paid_at"] = None
+    elif fees["paid_at"] is None:
+        fees["paid_at"] = event.wall_time
+
+
+def _apply_fees(state: dict[str, Any], event: Event) -> None:
+    fees = state.setdefault("fees", _fees_of(state["procedure"]))
+    p = event.payload
+    payment = next((x for x in fees["payments"] if x["payment_id"] == p.get("payment_id")), None)
+    if event.kind == "fees_adjusted":
+        fees["lines"] = [dict(line) for line in p["lines"]]
+        fees["adjusted"] = {"reason": p.get("reason", ""), "by": event.actor, "at": event.wall_time}
+    elif event.kind == "fee_paid" and payment is None:
+        fees["payments"].append(
+            {"payment_id": p["payment_id"], "method": p["method"], "amount": p["amount"], "receipt": p.get("receipt"),
+             "by": event.actor, "at": event.wall_time, "refunded": 0, "refunds": [], "cancelled": None}
+        )  # fmt: skip
+    elif event.kind == "fee_refunded" and payment is not None:
+        if all(r["refund_id"] != p["refund_id"] for r in payment["refunds"]):
+            payment["refunds"].append(
+                {"refund_id": p["refund_id"], "amount": p["amount"], "reason": p.get("reason", ""),
+                 "by": event.actor, "at": event.wall_time}
+            )  # fmt: skip
+            payment["refunded"] = sum(r["amount"] for r in payment["refunds"])
+    elif event.kind == "fee_payment_cancelled" and payment is not None and payment["cancelled"] is None:
+        payment["cancelled"] = {"reason": p.get("reason", ""), "by": event.actor, "at": event.wall_time}
+    _recount(state, event)
+
+
 def _apply_neutral(state: dict[str, Any], event: Event) -> None:
-    if event.kind == "attachment_added":
+    if event.kind in _FEE_KINDS:
+        _apply_fees(state, event)
+    elif event.kind == "attachment_added":
         if not any(a["sha256"] == event.payload["sha256"] for a in state["attachments"]):
             state["attachments"].append(dict(event.payload))
     elif event.kind == "note_added":
@@ -310,6 +360,7 @@ def _apply_neutral(state: dict[str, Any], event: Event) -> None:
                 state["finished_at"] = event.wall_time
 
 
+_FEE_KINDS = frozenset({"fees_adjusted", "fee_paid", "fee_refunded", "fee_payment_cancelled"})
 _APPLY = {
     "received": _received,
     "refused": _with_reason("refused"),
