@@ -13,6 +13,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from edge.errors import EdgeError, NotFoundError, ValidationError
 from sync.hub.blobs import read_blob
 from sync.hub.context import hub_context
+from sync.hub.counterreport import counter_report, parse_range
 from sync.hub.dvcqg import to_dongbo
 from sync.hub.filing import file_online
 from sync.hub.fleet import STATES, Thresholds, fleet_row, heartbeat_history, load_fleet
@@ -78,6 +79,15 @@ def _dossier_or_404(code: str) -> dict[str, Any]:
             f"Máy chủ tỉnh không có hồ sơ mã “{code}”.", f"The hub holds no dossier “{code}”.", "dossier_not_found"
         )
     return found
+
+
+@bp.get("/reports/counter")
+@require_user("viewer")
+def counter() -> Response:
+    """Return each commune's queue tickets, ratings and fee payments from ?from= to ?to= (YYYY-MM-DD)."""
+    ctx = hub_context()
+    first, last = parse_range(request.args.get("from"), request.args.get("to"), ctx.now().date())
+    return jsonify(counter_report(ctx.db, first, last))
 
 
 @bp.get("/dossiers/<code>")

@@ -77,6 +77,35 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "minutes": ("{n} phút", "{n} min"),
     "hours": ("{n} giờ", "{n} h"),
     "days": ("{n} ngày", "{n} days"),
+    "counter_title": ("Báo cáo quầy một cửa", "Counter report"),
+    "counter_range": ("Từ {first} đến {last}", "From {first} to {last}"),
+    "date_from": ("Từ ngày", "From"),
+    "date_to": ("Đến ngày", "To"),
+    "show": ("Xem", "Show"),
+    "province_total": ("Toàn tỉnh", "Province"),
+    "tickets_issued": ("Số phiếu", "Tickets"),
+    "tickets_served": ("Đã phục vụ", "Served"),
+    "tickets_no_show": ("Vắng mặt", "No-show"),
+    "mean_waiting": ("Chờ trung bình", "Mean wait"),
+    "mean_service": ("Phục vụ trung bình", "Mean service"),
+    "ratings_count": ("Lượt đánh giá", "Ratings"),
+    "satisfied_share": ("Hài lòng", "Satisfied"),
+    "payments_count": ("Lượt nộp phí", "Payments"),
+    "payments_amount": ("Số tiền thu", "Amount paid"),
+    "refunds": ("Hoàn trả", "Refunds"),
+    "cancelled_payments": ("Đã hủy", "Cancelled"),
+    "net_amount": ("Thực thu", "Net"),
+    "method_cash": ("Tiền mặt", "Cash"),
+    "method_card": ("Thẻ", "Card"),
+    "method_vietqr": ("VietQR", "VietQR"),
+    "queue_section": ("Xếp hàng và đánh giá", "Queue and ratings"),
+    "fees_section": ("Phí, lệ phí", "Fees"),
+    "counter_note": (
+        "Số phiếu tính theo ngày lấy số, khi phiếu đã xong hoặc vắng mặt; hài lòng: 2 mức cao nhất của thang 5"
+        " hoặc mức cao nhất của thang 3; tiền tính theo ngày nộp, hoàn trả hoặc hủy (đồng).",
+        "Tickets count on the day they were issued, once served or no-show; satisfied: the top two levels of five"
+        " or the top level of three; money on the day it was paid, refunded or cancelled (VND).",
+    ),
 }
 STATE_WORDS = {"online": ("Trực tuyến", "Online"), "late": ("Chậm", "Late"), "offline": ("Mất liên lạc", "Offline")}
 ALERT_WORDS = {

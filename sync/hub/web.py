@@ -15,7 +15,9 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask.blueprints import BlueprintSetupState
 
 from edge.calendar import TZ
+from edge.errors import ValidationError
 from sync.hub.context import hub_context
+from sync.hub.counterreport import METHODS, counter_report, parse_range
 from sync.hub.fleet import (
     ALERT_CODES,
     SORT_KEYS,
@@ -262,3 +264,20 @@ def alerts() -> str:
     rows = [r for r in load_fleet(ctx.db, ctx.clock(), Thresholds.of(ctx.settings)) if r.alerts]
     items = [(r, a) for r in rows for a in r.alerts]
     return render_template("alerts.html", items=items, forwards=failing_forwards(ctx, 1))
+
+
+@bp.get("/reports/counter")
+@require_user("viewer")
+def counter_report_page() -> tuple[str, int]:
+    """Báo cáo quầy một cửa: each commune's tickets, waiting and service times, ratings and fees over a range."""
+    ctx = hub_context()
+    raw_from, raw_to = request.args.get("from") or None, request.args.get("to") or None
+    try:
+        first, last = parse_range(raw_from, raw_to, ctx.now().date())
+    except ValidationError as err:
+        error = err.en if lang() == "en" else err.vi
+        form = {"from": raw_from or "", "to": raw_to or ""}
+        return render_template("counter_report.html", report=None, error=error, form=form, methods=METHODS), 422
+    report = counter_report(ctx.db, first, last)
+    form = {"from": report["from"], "to": report["to"]}
+    return render_template("counter_report.html", report=report, error=None, form=form, methods=METHODS), 200
