@@ -16,12 +16,14 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from edge import devicehealth
+from edge import audit, devicehealth
 from edge.calendar import TZ
+from edge.config import update_config_file
 from edge.errors import EdgeError, ValidationError
 from edge.events import iso
 from edge.ports import DeviceFailure, DeviceOpener, KeyPress, NotConfigured
@@ -52,6 +54,15 @@ def check_scale(scale: object) -> int:
             field="rating_scale",
         )
     return int(scale)
+
+
+def switch_scale(db: sqlite_utils.Database, data_dir: Path, scale: object, actor: str) -> int:
+    """Write the box's rating scale (3 or 5, as a number or its text) to motcua.toml, audited; return it."""
+    wanted = check_scale(int(scale) if isinstance(scale, str) and scale.strip().isdigit() else scale)
+    update_config_file(data_dir, {"rating_scale": wanted})
+    with write(db):
+        audit.record(db, actor, "rating_scale_set", target=str(wanted))
+    return wanted
 
 
 def _now(now: datetime | None) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from edge import outbox, reports
+from edge import outbox, ratings, reports
 from edge.dates import parse_day
 from edge.errors import EdgeError
 from edge.text import clean_free_text
@@ -70,6 +72,7 @@ def admin() -> str:
         overrides=box().overrides(),
         working_hours=box().hours.format(),
         lang_index=1 if lang() == "en" else 0,
+        rating_scale=box().settings.rating_scale,
     )
 
 
@@ -108,4 +111,20 @@ def admin_calendar() -> BaseResponse:
         flash(err.message(lang()), "error")
     else:
         flash(_("Đã cập nhật lịch làm việc."), "success")
+    return redirect(url_for("pages.admin"))
+
+
+@bp.post("/admin/rating-scale")
+@requires("users.manage")
+def admin_rating_scale() -> BaseResponse:
+    """Switch the counter rating between 3 and 5 levels (motcua.toml [ratings]); the running box follows at once."""
+    try:
+        scale = ratings.switch_scale(
+            box().db(), box().settings.data_dir, request.form.get("rating_scale", ""), current_user().username
+        )
+    except EdgeError as err:
+        flash(err.message(lang()), "error")
+        return redirect(url_for("pages.admin"))
+    box().settings = replace(box().settings, rating_scale=scale)  # the keypad listener reads it too
+    flash(_("Đã đặt thang đánh giá %(n)s mức.", n=scale), "success")
     return redirect(url_for("pages.admin"))

@@ -6,8 +6,8 @@
   var sent = false;
   document.addEventListener("keydown", function (event) {
     if (sent || event.ctrlKey || event.altKey || event.metaKey) { return; }
-    var button = form.querySelector('button[data-level="' + event.key + '"]');
-    if (!button) { return; }
+    // Any digit 1–9 is sent: one beyond the scale is refused and counted by the box, and said on screen.
+    if (!/^[1-9]$/.test(event.key)) { return; }
     event.preventDefault();
     sent = true;  // a keypad that repeats or bounces sends one rating
     var level = document.createElement("input");
