@@ -28,7 +28,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
 from openapi_spec_validator import validate
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from edge import intake
+from edge import intake, queue, ratings
 from edge.attachments import attach
 from edge.box import open_box
 from edge.calendar import TZ
@@ -111,6 +111,13 @@ def test_client_and_hub_keep_to_the_spec(tmp_path: Path, hub: tuple[str, Recorde
         size = 600_000 if n == 0 else 3_000  # one scan spans several chunks, the others are small
         attach(box, officer, state["code"], io.BytesIO(PNG + rng.randbytes(size)), f"scan-{n}.png")
         codes.append(state["code"])
+    # A served ticket and its rating: office events for POST /sync/v1/office-events.
+    now = datetime.now(TZ).replace(hour=8, minute=0, second=0, microsecond=0)
+    queue.issue_ticket(box.db(), "HT", now)
+    called = queue.call_next(box.db(), 1, "canbo", now)
+    assert called is not None
+    queue.finish(box.db(), called["id"], now)
+    ratings.rate_service(box.db(), now, 5, ticket=called["number"])
     _, enrollment = add_box(db, "00001", "UBND xã Thử Nghiệm")
     # A wrong code first (400), then the right one.
     assert requests.post(f"{url}/sync/v1/enroll", json={"code": new_enrollment_code(), "box_id": "x", "commune_code": "00001", "name": "x", "version": "1"},
@@ -143,6 +150,8 @@ def test_client_and_hub_keep_to_the_spec(tmp_path: Path, hub: tuple[str, Recorde
         (f"/api/v1/blobs/{sha}", 200),
         ("/api/v1/blobs/" + "0" * 64, 404),
         ("/metrics", 200),
+        ("/api/v1/reports/counter?from=2026-11-01&to=2026-11-30", 200),
+        ("/api/v1/reports/counter?from=2026-11-30&to=2026-11-01", 422),
     ):
         got = requests.get(url + path, headers=admin, timeout=10)
         assert got.status_code == status, (path, got.text)
