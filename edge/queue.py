@@ -227,9 +227,9 @@ def start(db: sqlite_utils.Database, ticket_id: str, now: datetime) -> dict[str,
 
 
 def finish(db: sqlite_utils.Database, ticket_id: str, now: datetime, dossier_id: str | None = None) -> dict[str, Any]:
-    """Service is over (optionally: the dossier received from this ticket)."""
+    """Service is over (optionally: the dossier received from this ticket); without "start", it started at the call."""
     return _act(
-        db, ticket_id, "finish", "state = 'done', finished_at = ?, started_at = coalesce(started_at, ?),"
+        db, ticket_id, "finish", "state = 'done', finished_at = ?, started_at = coalesce(started_at, called_at, ?),"
         " dossier_id = coalesce(?, dossier_id)", [iso(now), iso(now), dossier_id],
     )  # fmt: skip
 

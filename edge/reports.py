@@ -220,7 +220,7 @@ def today_counts(db: sqlite_utils.Database, now: datetime) -> dict[str, int]:
     return dict(zip(counts, (int(v) for v in values), strict=True))
 
 
-def _periods(group_by: str, first: date, last: date) -> Iterator[tuple[str, str]]:
+def periods(group_by: str, first: date, last: date) -> Iterator[tuple[str, str]]:
     """Yield (key, label) of every day, month or quarter from first to last."""
     if group_by == "day":
         day = first
@@ -281,7 +281,7 @@ def summary(
         for key, *values in db.execute(sql, [iso(moment), first.isoformat(), (last + timedelta(days=1)).isoformat()])
     }
     if group_by in PERIODS:
-        rows = [_row(group_by, key, label, found.get(key, {})) for key, label in _periods(group_by, first, last)]
+        rows = [_row(group_by, key, label, found.get(key, {})) for key, label in periods(group_by, first, last)]
     else:
         ordered = sorted(found, key=lambda k: (-found[k]["received"], k))
         labels = _labels(db, group_by, ordered)
