@@ -47,6 +47,13 @@ CONTRACT = {
     "/api/v1/queue/events": {"get"},
     "/api/v1/ratings": {"post"},
     "/api/v1/counters/{counter}/call-next": {"post"},
+    "/api/v1/dossiers/{code}/payments": {"post"},
+    "/api/v1/payments/{id}": {"get"},
+    "/api/v1/payments/{id}/confirm": {"post"},
+    "/api/v1/payments/{id}/refund": {"post"},
+    "/api/v1/payments/{id}/cancel": {"post"},
+    "/api/v1/payments/bank-notification": {"post"},
+    "/api/v1/cashups/{day}": {"get"},
 }
 
 

@@ -21,6 +21,8 @@ from ui.errors import BadRequestError
 bp = Blueprint("api", __name__)
 # Endpoints a signed-in browser may also call with its session cookie (the display board's event stream).
 SESSION_ENDPOINTS = frozenset({"api.queue_events"})
+# Endpoints that check their own credential instead of a user's token (the bank's payment notification).
+OWN_CREDENTIAL_ENDPOINTS = frozenset({"api.bank_notification"})
 JSON_LIMIT = 1024 * 1024  # JSON bodies; attachments have their own limit from the settings
 MULTIPART_OVERHEAD = 64 * 1024  # room for the multipart boundaries and part headers around a file
 
@@ -50,6 +52,8 @@ def source() -> str:
 @bp.before_request
 def authenticate() -> None:
     """Require a bearer token on every API call."""
+    if request.endpoint in OWN_CREDENTIAL_ENDPOINTS:
+        return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header and request.endpoint in SESSION_ENDPOINTS and session.get("user"):
@@ -247,4 +251,5 @@ def _int(value: str | None, field: str, low: int, high: int) -> int | None:
     return number
 
 
+from ui.api import payments as _payments  # noqa: E402,F401  (registers the payment routes on bp)
 from ui.api import queue as _queue  # noqa: E402,F401  (registers the queue routes on bp)
