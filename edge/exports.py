@@ -1,4 +1,4 @@
-"""Report rows and logbook lines as CSV (UTF-8 with BOM, for Excel) and as Excel workbooks."""
+"""Report rows, queue statistics and logbook lines as CSV (UTF-8 with BOM, for Excel) and as Excel workbooks."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from edge.calendar import TZ
+from edge.queuestats import GROUPS as QUEUE_GROUPS
+from edge.queuestats import QueueRow
 from edge.reports import GROUPS, LogbookLine, Row
 
-Kind = Literal["text", "int", "moment", "percent"]
+Kind = Literal["text", "int", "moment", "percent", "minutes"]
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
 _THIN = Side(style="thin", color="808080")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)  # ruled like a paper logbook
@@ -61,6 +63,24 @@ def _report_columns(group: str) -> list[Column]:
         Column("Tỷ lệ trực tuyến", 11, "percent", n("online_share")),
         Column("Trả qua bưu chính", 11, "int", n("post")),
         Column("Tỷ lệ trả qua bưu chính", 12, "percent", n("post_share")),
+    ]
+
+
+def _queue_columns(group: str) -> list[Column]:
+    def n(name: str) -> Callable[[Any], Any]:
+        return lambda r: getattr(r, name)
+
+    return [
+        Column("Mã", 12, "text", n("key")),
+        Column(QUEUE_GROUPS[group][0], 24, "text", n("label"), wrap=True),
+        Column("Số đã cấp", 10, "int", n("tickets")),
+        Column("Đã phục vụ", 10, "int", n("served")),
+        Column("Vắng mặt", 10, "int", n("no_shows")),
+        Column("Tỷ lệ vắng mặt", 11, "percent", n("no_show_rate")),
+        Column("Thời gian chờ trung bình (phút)", 13, "minutes", n("wait_avg_min")),
+        Column("Thời gian chờ P90 (phút)", 13, "minutes", n("wait_p90_min")),
+        Column("Thời gian chờ lâu nhất (phút)", 13, "minutes", n("wait_max_min")),
+        Column("Thời gian phục vụ trung bình (phút)", 13, "minutes", n("service_avg_min")),
     ]
 
 
@@ -106,6 +126,8 @@ def _csv_cell(kind: Kind, value: Any) -> str:
         return _local(value).strftime("%d/%m/%Y %H:%M")
     if kind == "percent":
         return f"{value * 100:.1f}"
+    if kind == "minutes":
+        return f"{value:.1f}"
     if kind == "int":
         return str(int(value))
     text = _text(value)
@@ -122,7 +144,7 @@ def _to_csv(columns: Sequence[Column], items: Sequence[Any]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-_FORMATS: dict[Kind, str] = {"int": "#,##0", "moment": DATE_FORMAT, "percent": "0.0%", "text": "@"}
+_FORMATS: dict[Kind, str] = {"int": "#,##0", "moment": DATE_FORMAT, "percent": "0.0%", "text": "@", "minutes": "0.0"}
 
 
 def _style(ws: Worksheet, styles: dict[tuple[Kind, bool, bool], str], column: Column, bold: bool) -> str:
@@ -209,6 +231,16 @@ def report_csv(rows: Sequence[Row]) -> bytes:
 def report_xlsx(rows: Sequence[Row], title: str) -> bytes:
     """Return the report rows as an Excel workbook, the total row in bold."""
     return _to_xlsx(_report_columns(_group(rows)), rows, title)
+
+
+def queue_csv(rows: Sequence[QueueRow]) -> bytes:
+    """Return the queue statistics (total row included) as CSV; the no-show rate in percent, times in minutes."""
+    return _to_csv(_queue_columns(rows[0].group if rows else "service"), rows)
+
+
+def queue_xlsx(rows: Sequence[QueueRow], title: str) -> bytes:
+    """Return the queue statistics as an Excel workbook, the total row in bold."""
+    return _to_xlsx(_queue_columns(rows[0].group if rows else "service"), rows, title)
 
 
 def logbook_csv(lines: Sequence[LogbookLine]) -> bytes:

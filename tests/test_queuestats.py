@@ -23,8 +23,7 @@ def called(box: Box, counter: int, officer: str, moment: datetime) -> str:
     return str(ticket["id"])
 
 
-@pytest.fixture
-def two_months(box: Box) -> Box:
+def build_two_months(box: Box) -> None:
     """Six tickets by hand: three on 30/10/2026, three on 25/11/2026 (one still waiting)."""
     db, oct30, nov25 = box.db(), "2026-10-30", "2026-11-25"
     queue.issue_ticket(db, "HT", at(oct30, "08:00"))
@@ -45,6 +44,11 @@ def two_months(box: Box) -> Box:
     queue.start(db, a1, at(nov25, "09:08"))
     queue.finish(db, b1, at(nov25, "09:15"))  # served 10
     queue.finish(db, a1, at(nov25, "09:20"))  # served 12
+
+
+@pytest.fixture
+def two_months(box: Box) -> Box:
+    build_two_months(box)
     return box
 
 

@@ -1,5 +1,5 @@
 """The leader's report ("Báo cáo, thống kê"): counts and rates by period, procedure or officer,
-their CSV and Excel exports, and the logbook's exports.
+their CSV and Excel exports, the logbook's exports, and the queue's statistics (tab "Lấy số thứ tự").
 
 Every number is edge's: the page reads `edge.reports.summary` (one grouped query over the narrow
 `dossiers_by_received` copy, fast on a box with a million dossiers), the files come from
@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from edge import audit, exports, reports
+from edge import audit, exports, queuestats, reports
 from edge.calendar import TZ
 from edge.dates import read_day
 from edge.errors import ValidationError
@@ -40,6 +40,13 @@ FILE_WORDS = {
     "quarter": "theo-quý",
     "procedure": "theo-thủ-tục",
     "officer": "theo-cán-bộ",
+}
+QUEUE_FILE_WORDS = {
+    "service": "theo-dịch-vụ",
+    "counter": "theo-quầy",
+    "officer": "theo-cán-bộ",
+    "day": "theo-ngày",
+    "month": "theo-tháng",
 }
 _FIELD_NAMES = {"from": ("Từ ngày", "From"), "to": ("Đến ngày", "To")}
 
@@ -104,16 +111,30 @@ def parse_day(name: str, raw: str) -> date:
     return day
 
 
-def parse_args(args: MultiDict[str, str], today: date, *, logbook: bool = False) -> ReportForm:
+def _queue_group_error() -> str:
+    return ValidationError(
+        "Chọn cách nhóm: theo dịch vụ, quầy, cán bộ, ngày hoặc tháng.",
+        "Choose a grouping: by service, counter, officer, day or month.",
+        code="invalid_group_by",
+        field="by",
+    ).message(lang())
+
+
+def parse_args(args: MultiDict[str, str], today: date, *, logbook: bool = False, queue: bool = False) -> ReportForm:
     """Turn ?from=&to=&by= into a range and a grouping; a wrong value becomes a message by its input.
 
-    Defaults: this month, by day. Only `from` given: to the end of its month.
+    Defaults: this month, by day (the queue's statistics: by service). Only `from` given: to the end
+    of its month.
     """
     values = {name: args.get(name, "").strip()[:40] for name in ("from", "to", "by")}
     errors: dict[str, str] = {}
-    group_by = values["by"] or "day"
+    group_by = values["by"] or ("service" if queue else "day")
     if logbook:
         group_by = "day"
+    elif queue:
+        if group_by not in queuestats.GROUPS:
+            errors["by"] = _queue_group_error()
+            group_by = "service"
     elif group_by not in GROUP_BY:
         errors["by"] = ValidationError(
             "Chọn cách nhóm: theo ngày, tháng, quý, thủ tục hành chính hoặc cán bộ tiếp nhận.",
@@ -216,7 +237,7 @@ def dossier_link(row: reports.Row, form: ReportForm) -> str | None:
     return url_for("dossiers.index", received_from=span[0].isoformat(), received_to=span[1].isoformat(), **extra)
 
 
-def quick_ranges(today: date, group_by: str) -> list[dict[str, Any]]:
+def quick_ranges(today: date, group_by: str, endpoint: str = "reports.index") -> list[dict[str, Any]]:
     """Return the quick links: today, this month, this quarter, this year (a year by day goes by month)."""
     coarse = "month" if group_by == "day" else group_by
     q_start = quarter_start(today)
@@ -229,7 +250,7 @@ def quick_ranges(today: date, group_by: str) -> list[dict[str, Any]]:
     out = []
     for label, first, last, by in spans:
         args: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat(), "by": by}
-        out.append({"label": label, "url": url_for("reports.index", **args), "from": first, "to": last, "by": by})
+        out.append({"label": label, "url": url_for(endpoint, **args), "from": first, "to": last, "by": by})
     return out
 
 
@@ -384,3 +405,102 @@ def logbook_csv() -> Response | tuple[str, int]:
 def logbook_xlsx() -> Response | tuple[str, int]:
     """Download the logbook of a date range as an Excel workbook."""
     return _logbook_export("xlsx")
+
+
+# --- the queue's statistics (tab "Lấy số thứ tự") -------------------------------------------------------
+
+
+def format_minutes(value: float | None) -> str:
+    """Format minutes: 12,5 phút (Vietnamese) or 12.5 min (English); nothing measured: –."""
+    if value is None:
+        return "–"
+    return f"{value:.1f} min" if lang() == "en" else f"{value:.1f}".replace(".", ",") + " phút"
+
+
+def queue_group_names() -> dict[str, str]:
+    """Return the name of each grouping of the queue's statistics for the form's select."""
+    return {
+        "service": _("Theo dịch vụ"),
+        "counter": _("Theo quầy"),
+        "officer": _("Theo cán bộ"),
+        "day": _("Theo ngày"),
+        "month": _("Theo tháng"),
+    }
+
+
+def queue_row_label(row: queuestats.QueueRow) -> str:
+    """Return the row's label in the session's language (service, counter and officer names stay as they are)."""
+    if lang() != "en":
+        return row.label
+    if row.is_total:
+        return str(_("Tổng cộng"))
+    if not row.key:
+        return str(_("Chưa gọi"))
+    if row.group == "month":
+        year, month = row.key.split("-")
+        return f"{month}/{year}"
+    return row.label
+
+
+def _queue_rows(form: ReportForm) -> list[queuestats.QueueRow]:
+    return queuestats.queue_statistics(box().db(), form.start, form.end, form.group_by, total=True)
+
+
+def _queue_page(form: ReportForm, rows: list[queuestats.QueueRow]) -> tuple[str, int]:
+    html = render_template(
+        "reports/queue.html",
+        form=form,
+        values=form.values,
+        errors=form.errors,
+        rows=rows,
+        groups=queue_group_names(),
+        group_title=queuestats.GROUPS[form.group_by][1 if lang() == "en" else 0],
+        quick=quick_ranges(_today(), form.group_by, "reports.queue"),
+        num=format_int,
+        pct=format_percent,
+        minutes=format_minutes,
+        label=queue_row_label,
+    )
+    return html, 422 if form.errors else 200
+
+
+@bp.get("/reports/queue")
+@requires("reports.read")
+def queue() -> tuple[str, int]:
+    """Show the queue's statistics of the range (default: this month) by service, counter, officer, day or month."""
+    form = parse_args(request.args, _today(), queue=True)
+    return _queue_page(form, [] if form.errors else _queue_rows(form))
+
+
+def queue_file_name(form: ReportForm, ext: str) -> str:
+    """Return the file name of the queue's statistics, e.g. lấy-số-thứ-tự-theo-dịch-vụ-2026-11.xlsx."""
+    return f"lấy-số-thứ-tự-{QUEUE_FILE_WORDS[form.group_by]}-{span_name(form.start, form.end)}.{ext}"
+
+
+def queue_title(form: ReportForm) -> str:
+    """Return the title written at the top of the queue statistics workbook."""
+    group = queuestats.GROUPS[form.group_by][0].lower()
+    return f"Thống kê lấy số thứ tự theo {group} {_dates(form.start, form.end)} – {box().settings.name}"
+
+
+def _queue_export(ext: str) -> Response | tuple[str, int]:
+    form = parse_args(request.args, _today(), queue=True)
+    if form.errors:
+        return _queue_page(form, [])
+    rows = _queue_rows(form)
+    data = exports.queue_csv(rows) if ext == "csv" else exports.queue_xlsx(rows, queue_title(form))
+    return download(data, CSV if ext == "csv" else XLSX, queue_file_name(form, ext))
+
+
+@bp.get("/reports/queue.csv")
+@requires("reports.read")
+def queue_csv() -> Response | tuple[str, int]:
+    """Download the queue's statistics as CSV (UTF-8 with BOM, for Excel)."""
+    return _queue_export("csv")
+
+
+@bp.get("/reports/queue.xlsx")
+@requires("reports.read")
+def queue_xlsx() -> Response | tuple[str, int]:
+    """Download the queue's statistics as an Excel workbook."""
+    return _queue_export("xlsx")
