@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -137,6 +138,32 @@ def test_a_dossier_belongs_to_the_commune_of_its_first_event(db: HubDB) -> None:
     assert db.scalar("SELECT count(*) FROM events") == 1
     assert db.scalar("SELECT status FROM dossiers") == "new"
     assert db.scalar("SELECT feed_seq FROM communes WHERE commune_code = '00002'") == 0
+
+
+def _created(code: str, hlc: str = "001790000000001.000000") -> dict[str, Any]:
+    return wire_event(str(uuid.uuid4()), "created", created_payload(code), hlc=hlc)
+
+
+def test_a_code_another_dossier_holds_stays_out_of_the_column_and_is_not_forwarded(db: HubDB) -> None:
+    code, other = f"{AGENCY}-261125-0101", f"{AGENCY}-261125-0102"
+    holder = _created(code)
+    ingest(db, [holder])
+    # A later dossier with the held code; and two new dossiers of one batch sharing a code: the first keeps it.
+    clash, first, second = _created(code), _created(other), _created(other)
+    assert len(ingest(db, [clash, first, second]).accepted) == 3
+    rows = dict(db.query("SELECT dossier_id, code FROM dossiers"))
+    assert rows == {holder["dossier_id"]: code, clash["dossier_id"]: None, first["dossier_id"]: other,
+                    second["dossier_id"]: None}  # fmt: skip
+    forwards = dict(db.query("SELECT dossier_id, code FROM forwards"))
+    assert forwards == {holder["dossier_id"]: code, first["dossier_id"]: other}
+    # The holder's own later event, after another dossier of the same batch claiming its code: it keeps it.
+    third = _created(code)
+    note = wire_event(holder["dossier_id"], "note_added", {"text": "x"}, hlc="001790000000009.000000")
+    assert len(ingest(db, [third, note]).accepted) == 2
+    assert db.scalar("SELECT code FROM dossiers WHERE dossier_id = ?", [holder["dossier_id"]]) == code
+    assert db.scalar("SELECT code FROM dossiers WHERE dossier_id = ?", [third["dossier_id"]]) is None
+    assert db.scalar("SELECT wanted_version FROM forwards WHERE dossier_id = ?", [holder["dossier_id"]]) == 2
+    assert (find_dossier(db, code) or {})["dossier_id"] == holder["dossier_id"]
 
 
 def test_events_before_created_keep_a_row_and_fold_when_it_arrives(db: HubDB) -> None:

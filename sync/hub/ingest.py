@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +30,24 @@ _DOSSIER_COLUMNS = (
     ("dossier_id", "text"), ("commune_code", "text"), ("code", "text"), ("status", "text"),
     ("conflict", "integer"), ("updated_at", "text"), ("version", "bigint"),
 )  # fmt: skip
+_DOSSIER_UPSERT = (
+    "ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, status = excluded.status,"
+    " conflict = excluded.conflict, updated_at = excluded.updated_at,"
+    " version = excluded.version WHERE dossiers.commune_code = excluded.commune_code"
+)
+# One statement on PostgreSQL: drop codes other dossiers hold, upsert, then mark the upserted rows
+# that have a code for forwarding (a row the commune check skipped is not returned, so not marked).
+_PG_UPSERT = (
+    "WITH v (dossier_id, commune_code, code, status, conflict, updated_at, version) AS"
+    " (SELECT * FROM unnest({arrays})),"
+    " up AS (INSERT INTO dossiers (dossier_id, commune_code, code, status, conflict, updated_at, version)"
+    " SELECT v.dossier_id, v.commune_code, CASE WHEN EXISTS (SELECT 1 FROM dossiers o"
+    " WHERE o.code = v.code AND o.dossier_id <> v.dossier_id) THEN NULL ELSE v.code END,"
+    f" v.status, v.conflict, v.updated_at, v.version FROM v {_DOSSIER_UPSERT}"
+    " RETURNING dossier_id, code, version)"
+    " INSERT INTO forwards (dossier_id, code, wanted_version) SELECT * FROM up WHERE code IS NOT NULL"
+    " ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, wanted_version = excluded.wanted_version"
+)
 
 
 @dataclass(frozen=True)
@@ -180,12 +198,12 @@ def _refold(
     # The events were decoded or read for this call alone, and their JSON is already made: no copy.
     states = {d: fold(by_dossier[d], owned=True) for d in dossier_ids}
     wanted = [s["code"] for s in states.values() if s and isinstance(s.get("code"), str)]
+    if db.kind == "postgresql":  # the upsert statement checks each code; only a batch's repeats are read here
+        wanted = [code for code, n in Counter(wanted).items() if n > 1]
     taken = _codes_taken(db, wanted)
     projections: list[tuple[Any, ...]] = []
-    forwards: list[tuple[Any, ...]] = []
     for dossier_id in dossier_ids:
         state = states[dossier_id]
-        version = known[dossier_id][1] + 1 if dossier_id in known else 1
         code = state.get("code") if state else None
         if not isinstance(code, str) or taken.setdefault(code, dossier_id) != dossier_id:
             code = None  # a code another dossier holds stays in the state, never in the unique column
@@ -197,25 +215,27 @@ def _refold(
                 state["status"] if state else None,
                 int(bool(state and state.get("conflict"))),
                 now_iso,
-                version,
+                known[dossier_id][1] + 1 if dossier_id in known else 1,
             )
         )
-        if code:
-            forwards.append((dossier_id, code, version))
-    insert_many(
-        db,
-        "dossiers",
-        _DOSSIER_COLUMNS,
-        projections,
-        "ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, status = excluded.status,"
-        " conflict = excluded.conflict, updated_at = excluded.updated_at,"
-        " version = excluded.version WHERE dossiers.commune_code = excluded.commune_code",
-    )
+    _upsert_dossiers(db, projections)
+
+
+def _upsert_dossiers(db: HubDB, projections: list[tuple[Any, ...]]) -> None:
+    """Upsert the dossiers' rows (codes already checked, see _refold) and their forward markers.
+
+    On PostgreSQL this is one statement that also leaves out a code another dossier holds.
+    """
+    if db.kind == "postgresql":
+        arrays = ", ".join(f"%b::{kind}[]" for _, kind in _DOSSIER_COLUMNS)
+        db.execute(_PG_UPSERT.format(arrays=arrays), [[row[i] for row in projections] for i in range(7)])
+        return
+    insert_many(db, "dossiers", _DOSSIER_COLUMNS, projections, _DOSSIER_UPSERT)
     insert_many(
         db,
         "forwards",
         (("dossier_id", "text"), ("code", "text"), ("wanted_version", "bigint")),
-        forwards,
+        [(row[0], row[2], row[6]) for row in projections if row[2] is not None],
         "ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, wanted_version = excluded.wanted_version",
     )
 
