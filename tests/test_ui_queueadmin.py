@@ -14,6 +14,7 @@ from edge.box import Box, open_box
 from edge.config import Settings
 from edge.users import add_user, create_token
 from tests.conftest import PASSWORD, FakeClock
+from tests.test_translations import vietnamese_ui_text
 from ui.app import create_app
 
 
@@ -24,6 +25,11 @@ def app_box(box_settings: Settings, clock: FakeClock) -> Iterator[tuple[Flask, B
     add_user(box.db(), "kiosk1", "kiosk", PASSWORD, "Kiosk sảnh")
     yield create_app(box, {"TESTING": True}), box
     box.close()
+
+
+def main(page: str) -> str:
+    """Return the page's main content (the menu belongs to every page and is checked elsewhere)."""
+    return page[page.index("<main") : page.index("</main>")]
 
 
 def token(page: str) -> str:
@@ -187,3 +193,28 @@ def test_the_api_follows_the_admin_page(app_box: tuple[Flask, Box]) -> None:
     refused = api.post("/api/v1/counters/2/call-next", headers=headers)
     assert refused.status_code == 409 and (refused.json or {})["error"]["code"] == "counter_inactive"
     assert api.post("/api/v1/counters/1/call-next", headers=headers).status_code == 200
+
+
+def test_in_english_the_page_and_its_errors_are_english(app_box: tuple[Flask, Box]) -> None:
+    app, box = app_box
+    admin = signed_in(app, "quantri")
+    admin.get("/lang/en")
+    db = box.db()
+    data = [
+        box.settings.name,
+        *(s["name"] for s in queue.list_services(db)),
+        *(c["name"] for c in queue.list_counters(db)),
+    ]
+    data.sort(key=len, reverse=True)
+    for path in (
+        "/queue/admin",
+        "/queue/admin/services/HT",
+        "/queue/admin/counters/new",
+        "/queue/admin/priorities/elderly",
+    ):
+        page = admin.get(path).text
+        assert '<html lang="en">' in page and vietnamese_ui_text(main(page), data) == [], path
+    status, page = post(admin, "/queue/admin/priorities/elderly",
+                        {"name_vi": "Người cao tuổi", "name_en": "Elderly", "weight": "0", "sort": "1"})  # fmt: skip
+    assert status == 422 and error_of(page, "weight") == "The weight is a whole number from 1 to 9."
+    assert vietnamese_ui_text(main(page), data) == []

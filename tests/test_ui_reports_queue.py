@@ -17,6 +17,7 @@ from edge.box import open_box
 from edge.config import Settings
 from tests.conftest import PASSWORD, FakeClock
 from tests.test_queuestats import build_two_months
+from tests.test_translations import vietnamese_ui_text
 from ui.app import create_app
 
 RANGE = "from=2026-10-01&to=2026-11-30"
@@ -30,6 +31,11 @@ def app(box_settings: Settings, clock: FakeClock) -> Iterator[Flask]:
     build_two_months(box)
     yield create_app(box, {"WTF_CSRF_ENABLED": False, "TESTING": True})
     box.close()
+
+
+def main(page: str) -> str:
+    """Return the page's main content (the menu belongs to every page and is checked elsewhere)."""
+    return page[page.index("<main") : page.index("</main>")]
 
 
 def login(app: Flask, username: str = "lanhdao") -> FlaskClient:
@@ -130,3 +136,12 @@ def test_a_wrong_grouping_says_so_and_only_staff_who_read_reports_see_it(app: Fl
     for username in ("quantri", "kythuat"):
         assert login(app, username).get(f"/reports/queue?{RANGE}").status_code == 403
     assert login(app, "canbo").get(f"/reports/queue.csv?{RANGE}").status_code == 200
+
+
+def test_the_english_queue_tab_has_no_vietnamese_outside_the_data(app: Flask) -> None:
+    client = login(app)
+    client.get("/lang/en")
+    data = ["UBND xã Thử Nghiệm", "Trần Thị Bình", "Hộ tịch", "Chứng thực", "Quầy số 1", "Quầy số 2", "Quầy số 3"]
+    for by in ("service", "counter", "officer", "day", "month"):
+        page = client.get(f"/reports/queue?{RANGE}&by={by}").text
+        assert vietnamese_ui_text(main(page), data) == [], by
