@@ -147,6 +147,8 @@ def test_a_closed_counter_cannot_call_and_a_counter_serves_only_the_ticked_servi
     desk = officer.get("/counter?n=2").text
     called = officer.post("/counter/2/call-next", data={"csrf_token": token(desk)}, follow_redirects=True).text
     assert "Quầy số 2 đang tạm ngừng" in called
+    desk = officer.get("/counter?n=2").text  # a closed counter is not offered: the first open one is
+    assert 'data-counter="1"' in desk and '<option value="2"' not in desk and '<option value="3"' in desk
     called = officer.post("/counter/1/call-next", data={"csrf_token": token(desk)}, follow_redirects=True).text
     assert "Không còn ai chờ các dịch vụ của quầy này." in called  # counter 1 now serves CT only
     assert [t["number"] for t in queue.waiting(box.db(), box.now())] == ["A001"]

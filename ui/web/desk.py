@@ -23,7 +23,7 @@ def _counter() -> int:
         number = int(chosen)
     except (TypeError, ValueError):
         number = 1
-    known = [c["number"] for c in queue.list_counters(box().db())]
+    known = [c["number"] for c in queue.list_counters(box().db(), active_only=True)]  # a closed one is not offered
     number = number if number in known else (known[0] if known else 1)
     session["counter"] = number
     return number
@@ -39,7 +39,7 @@ def index() -> str:
     return render_template(
         "desk/index.html",
         counter=counter,
-        counters=queue.list_counters(db),
+        counters=queue.list_counters(db, active_only=True),
         services=queue.list_services(db),
         current=queue.at_counter(db, counter, box().now()),
         waiting=Counter(t["service"] for t in waiting),
