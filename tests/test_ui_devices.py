@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from edge import intake, payments, printing, ratings
+from edge import cashier, intake, payments, printing, ratings
 from edge.appliance import Devices
 from edge.box import Box, open_box
 from edge.config import Settings, update_config_file
@@ -128,21 +128,35 @@ def test_the_officer_prints_the_receipt_once_however_often_the_form_is_sent(
     assert job["state"] == "printed" and job["pages"] == [Path(pages[0].png_path).name]
 
 
-def test_the_officer_takes_a_card_payment_and_can_void_it(wired: tuple[Flask, Box, Devices], officer: User) -> None:
+def test_the_officer_takes_a_card_payment_and_a_leader_voids_it(
+    wired: tuple[Flask, Box, Devices], officer: User
+) -> None:
     app, box, devices = wired
-    code = intake.receive_dossier(box, officer, dossier_body())["code"]
-    client = app.test_client()
-    login(client, "canbo")
-    page = client.post(f"/dossiers/{code}/card-payment", data={"amount": "50.000"}, follow_redirects=True).text
-    assert "Thanh toán thẻ: Đã thanh toán." in flashes(page)
+    code = intake.receive_dossier(box, officer, dossier_body())["code"]  # 16.000 ₫ due
+    client = signed_in_card(app, "canbo")
+    page = client.post(f"/dossiers/{code}/payments", data={"method": "card", "amount": "16.000"}, follow_redirects=True)
+    assert "Đã thu 16.000 ₫, biên lai số 0000001." in flashes(page.text)
     [payment] = payments.list_payments(box.db())
-    assert payment["amount"] == 50_000 and 'data-payment-state="approved"' in page
+    page = client.get(f"/dossiers/{code}")
+    assert payment["amount"] == 16_000 and 'data-payment-state="approved"' in page.text
     running = devices.simulator("card_terminal")
-    assert running is not None and running.sim.charged_total() == 50_000  # type: ignore[attr-defined]
-    page = client.post(f"/dossiers/{code}/card-payments/{payment['id']}/void", follow_redirects=True).text
-    assert 'data-payment-state="voided"' in page and running.sim.charged_total() == 0  # type: ignore[attr-defined]
-    page = client.post(f"/dossiers/{code}/card-payment", data={"amount": "năm mươi"}, follow_redirects=True).text
-    assert any("Số tiền phải là số nguyên đồng" in f for f in flashes(page))
+    assert running is not None and running.sim.charged_total() == 16_000  # type: ignore[attr-defined]
+    voided = client.post(f"/dossiers/{code}/card-payments/{payment['id']}/void", follow_redirects=True).text
+    assert any("hủy ở trang khoản thu" in f for f in flashes(voided))  # the receipt must be voided with it
+    assert running.sim.charged_total() == 16_000  # type: ignore[attr-defined]
+    [fee] = cashier.list_payments(box.db())
+    leader = signed_in_card(app, "lanhdao")
+    leader.post(f"/payments/{fee['id']}/cancel", data={"reason": "Quẹt nhầm thẻ"})
+    assert 'data-payment-state="voided"' in leader.get(f"/dossiers/{code}").text
+    assert running.sim.charged_total() == 0  # type: ignore[attr-defined]
+    page = client.post(f"/dossiers/{code}/payments", data={"method": "card", "amount": "năm mươi"})
+    assert page.status_code == 422 and "Số tiền phải là số nguyên đồng" in page.text
+
+
+def signed_in_card(app: Flask, username: str) -> FlaskClient:
+    client = app.test_client()
+    login(client, username)
+    return client
 
 
 def test_asking_for_a_rating_ties_the_keypad_to_this_dossier(wired: tuple[Flask, Box, Devices], officer: User) -> None:
@@ -171,16 +185,20 @@ def test_a_leader_settles_by_hand_what_the_terminal_cannot_tell(
     running.sim.mode = "timeout"  # type: ignore[attr-defined]  # charges, never answers
     client = app.test_client()
     login(client, "canbo")
-    page = client.post(f"/dossiers/{code}/card-payment", data={"amount": "30000"}, follow_redirects=True).text
+    client.post(f"/dossiers/{code}/payments", data={"method": "card", "amount": "8000"})
+    page = client.get(f"/dossiers/{code}").text
     assert 'data-payment-state="unknown"' in page and "data-settle" not in page  # an officer cannot settle
     running.sim.mode = "approve"  # type: ignore[attr-defined]
-    page = client.post(f"/dossiers/{code}/card-payment", data={"amount": "30000"}, follow_redirects=True).text
+    page = client.post(f"/dossiers/{code}/payments", data={"method": "card", "amount": "8000"},
+                       follow_redirects=True).text  # fmt: skip
     assert any("chưa rõ kết quả" in f for f in flashes(page))  # blocked: no second charge
-    assert running.sim.charged_total() == 30_000  # type: ignore[attr-defined]
+    assert running.sim.charged_total() == 8_000  # type: ignore[attr-defined]
     [payment] = payments.list_payments(box.db())
     leader = app.test_client()
     login(leader, "lanhdao")
-    form = {"outcome": "approved", "note": "Nhật ký máy POS: giao dịch 30.000 đ lúc 09:00"}
+    form = {"outcome": "approved", "note": "Nhật ký máy POS: giao dịch 8.000 đ lúc 09:00"}
     page = leader.post(f"/dossiers/{code}/card-payments/{payment['id']}/settle", data=form, follow_redirects=True).text
     assert 'data-payment-state="approved"' in page
+    [fee] = cashier.list_payments(box.db())  # the fee payment follows: paid, with its receipt
+    assert (fee["status"], fee["receipt_number"]) == ("approved", "0000001")
     assert client.post(f"/dossiers/{code}/card-payments/{payment['id']}/settle", data=form).status_code == 403

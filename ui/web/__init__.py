@@ -46,6 +46,7 @@ def _nav() -> list[NavItem]:
         NavItem("desk.index", _("Quầy"), "queue.call"),
         NavItem("intake.form", _("Tiếp nhận hồ sơ"), "dossier.create"),
         NavItem("dossiers.index", _("Danh sách hồ sơ"), "dossier.read"),
+        NavItem("cashup.day", _("Thu phí, lệ phí"), "fees.read"),
         NavItem("reports.index", _("Báo cáo, thống kê"), "reports.read"),
         NavItem("pages.sync", _("Đồng bộ"), "sync.read"),
         NavItem("devices.index", _("Thiết bị"), "devices.manage"),

@@ -1,4 +1,8 @@
-"""What the officer does with the counter's devices for one dossier: thermal receipt, card payment, rating."""
+"""The counter's devices for one dossier: the thermal receipt, reconciling card payments, the rating.
+
+Card payments are taken as fee payments (ui/web/fees.py); this section lists them as the terminal
+knows them, to reconcile or (a leader) settle by hand what the terminal cannot tell.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from edge import payments, printing, ratings
+from edge import cashier, payments, printing, ratings
 from edge.errors import EdgeError, ValidationError
 from edge.queries import get_dossier
 from ui.web.common import box, current_user, lang, requires
@@ -24,6 +28,9 @@ def counter_context(dossier: dict[str, Any]) -> dict[str, Any]:
     return {
         "jobs": printing.list_jobs(db, 5, dossier_id=dossier["dossier_id"]),
         "card_payments": payments.list_payments(db, 10, dossier_id=dossier["dossier_id"]),
+        "fee_cards": {  # card payment → the fee payment it is (cancelled there, with its receipt)
+            p["card_payment_id"]: p["id"] for p in cashier.list_payments(db, dossier["dossier_id"], methods=("card",))
+        },
         "keypad_counter": box().settings.keypad_counter,
         "can_settle": current_user().can("payment.settle"),
     }
@@ -83,36 +90,6 @@ def reprint(code: str, job_id: str) -> BaseResponse:
     return _back(code)
 
 
-def _amount(text: str) -> int:
-    digits = text.replace(".", "").replace(",", "").replace(" ", "").replace("đ", "").strip()
-    if not digits.isdigit():
-        raise ValidationError(
-            "Số tiền phải là số nguyên đồng, ví dụ 50.000.",
-            "The amount must be whole đồng, e.g. 50,000.",
-            field="amount",
-        )
-    return int(digits)
-
-
-@bp.post("/dossiers/<code>/card-payment")
-@requires("dossier.act")
-def card_payment(code: str) -> BaseResponse:
-    """Charge the dossier's fee on the card terminal and say what the terminal answered."""
-    db = box().db()
-    dossier = get_dossier(db, code, box().now())
-    try:
-        payment = payments.pay_by_card(
-            db, opener(), _amount(request.form.get("amount", "")), current_user().username,
-            dossier_id=dossier["dossier_id"],
-        )  # fmt: skip
-    except EdgeError as err:
-        flash(err.message(lang()), "error")
-        return _back(code)
-    state = payment["state_en"] if lang() == "en" else payment["state_vi"]
-    flash(_("Thanh toán thẻ: %(state)s.", state=state), "success" if payment["state"] == "approved" else "error")
-    return _back(code)
-
-
 @bp.post("/dossiers/<code>/card-payments/<payment_id>/<action>")
 @requires("dossier.act")
 def card_payment_action(code: str, payment_id: str, action: str) -> BaseResponse:
@@ -124,6 +101,9 @@ def card_payment_action(code: str, payment_id: str, action: str) -> BaseResponse
     try:
         if payments.get_payment(db, payment_id)["dossier_id"] != dossier["dossier_id"]:
             abort(404)
+        if action == "void" and payment_id in counter_context(dossier)["fee_cards"]:
+            flash(_("Giao dịch này là một khoản thu phí: hủy ở trang khoản thu để biên lai cũng bị hủy."), "error")
+            return _back(code)
         if action == "reconcile":
             payment = payments.reconcile(db, opener(), payment_id, current_user().username)
         else:
