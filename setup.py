@@ -36,6 +36,7 @@ setup(
         "qrcode>=8,<9",
         "openpyxl>=3.1,<4",
         "psycopg[binary]>=3.2,<4",
+        "orjson>=3.10,<4",
         "python-escpos>=3.1,<4",
         "pillow>=10",
     ],

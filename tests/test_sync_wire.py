@@ -119,6 +119,16 @@ def test_malformed_batches_say_why(body: bytes, reason: str) -> None:
     assert reason_of(body) == ("malformed_batch", reason)
 
 
+def test_compact_json_is_read_as_strictly_as_spaced_json() -> None:
+    """The fast reader takes only what the standard one takes, and reads it the same."""
+    text = json.dumps(batch([event(payload={"note": "Hường", "n": [1, 2.5, 1e300, None, True]})]),
+                      ensure_ascii=False, separators=(",", ":"))  # fmt: skip
+    assert decode_batch(gzip0(text.encode()), MB, 10).events == json.loads(text)["events"]
+    repeated = text.replace('"note":', '"note":"x","note":', 1)
+    for bad in (repeated.encode(), b'{"a":1,"a":2}', b'{"batch_id":NaN}', b'{"batch_id":-Infinity}'):
+        assert reason_of(gzip0(bad)) == ("malformed_batch", "not_json")
+
+
 def test_the_bad_event_is_named() -> None:
     with pytest.raises(SyncError) as info:
         decode_batch(gz(batch([event(), event(hlc="x")])), MB, 10)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
+import orjson
+
 from sync.protocol.errors import BatchTooLargeError, MalformedAckError, MalformedBatchError
 
 EVENT_FIELDS = ("event_id", "dossier_id", "kind", "payload", "actor", "origin", "wall_time", "hlc")
@@ -102,7 +104,19 @@ def _no_constant(name: str) -> NoReturn:
 
 
 def _loads(text: bytes) -> Any:
-    """Parse strict JSON: UTF-8, no duplicate keys, no NaN or Infinity."""
+    """Parse strict JSON: UTF-8, no duplicate keys, no NaN or Infinity.
+
+    orjson reads first (several times faster). When writing its result back gives the very same
+    bytes, the text held no repeated key (one would be missing from the output) and no NaN or
+    Infinity (orjson refuses them), so the result stands; any other text (spaces, escapes, repeated
+    keys, errors) is read again by the standard parser with its checks and its error messages.
+    """
+    try:
+        data = orjson.loads(text)
+        if orjson.dumps(data) == text:
+            return data
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        pass
     return json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
 
 
