@@ -24,6 +24,8 @@ from tests.conftest import PASSWORD, FakeClock, dossier_body
 from ui.app import create_app
 
 OFFICER = User("canbo", "officer")
+OFFICER2 = User("canbo2", "officer")
+LEADER = User("lanhdao", "leader")
 VIETQR = {"vietqr_bank_bin": "970436", "vietqr_account": "0011001234567", "vietqr_account_name": "UBND XA THU NGHIEM"}
 
 
