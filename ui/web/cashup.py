@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from edge import cashier, cashup
+from edge.dates import parse_day
 from edge.errors import EdgeError, ValidationError
 from ui.web.common import box, current_user, lang, requires
 from ui.web.dossier_view import load_people, name_of
@@ -24,8 +25,9 @@ bp = Blueprint("cashup", __name__)
 
 
 def _day(text: str | None) -> str:
-    """Return the day asked for (ISO), today when none; edge refuses a malformed one."""
-    return (text or "").strip() or box().now().date().isoformat()
+    """Return the day asked for (typed 25/11/2026 or 2026-11-25) as ISO, today when none."""
+    text = (text or "").strip()
+    return parse_day(text, "day").isoformat() if text else box().now().date().isoformat()
 
 
 def _page(day: str, counts: dict[str, str], note: str, errors: dict[str, str], status: int = 200) -> tuple[str, int]:
