@@ -9,10 +9,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from edge import queue
+from edge import queue, ratings
 from edge.box import Box, open_box
 from edge.config import Settings
 from tests.conftest import PASSWORD, FakeClock
+from tests.test_ui_intake import form_data
 from ui.app import create_app
 
 
@@ -80,3 +81,64 @@ def test_only_officers_and_leaders_work_a_counter(app_box: tuple[Flask, Box]) ->
     app, _ = app_box
     assert officer(app, "kythuat").get("/counter").status_code == 403
     assert officer(app, "lanhdao").get("/counter").status_code == 200
+
+
+def _subject(box: Box, counter: int) -> tuple[str | None, str | None, str | None] | None:
+    row = box.db().execute("SELECT dossier_id, ticket, officer FROM counter_subjects WHERE counter = ?", [counter])
+    return row.fetchone()
+
+
+def test_the_ticket_is_linked_to_the_dossier_received_from_it_and_the_keypad_rates_both(
+    app_box: tuple[Flask, Box],
+) -> None:
+    app, box = app_box
+    client = officer(app)
+    queue.issue_ticket(box.db(), "HT", box.now())
+    client.post("/counter/3/call-next")
+    ticket = queue.at_counter(box.db(), 3, box.now())
+    assert ticket is not None
+    assert _subject(box, 3) == (None, ticket["id"], "canbo")  # a press now rates the ticket and the officer
+    page = client.get("/counter?n=3").text
+    assert f'href="/intake?ticket={ticket["id"]}"' in page and "data-linked" not in page
+
+    intake = client.get(f"/intake?ticket={ticket['id']}").text
+    assert f'name="ticket" value="{ticket["id"]}"' in intake
+    saved = client.post("/intake", data=form_data(ticket=ticket["id"]), follow_redirects=True)
+    assert saved.status_code == 200
+    linked = queue.get_ticket(box.db(), ticket["id"])
+    code = box.db().execute("SELECT code FROM dossiers WHERE dossier_id = ?", [linked["dossier_id"]]).fetchone()[0]
+    assert _subject(box, 3) == (linked["dossier_id"], ticket["id"], "canbo")
+    assert f'data-linked="{code}"' in client.get("/counter?n=3").text
+
+    rating = ratings.record_rating(box.db(), 3, 1, 5, "keypad", box.now())
+    assert (rating["dossier_id"], rating["ticket"], rating["officer"]) == (linked["dossier_id"], ticket["id"], "canbo")
+
+
+def test_a_dossier_received_earlier_is_linked_by_its_code(app_box: tuple[Flask, Box]) -> None:
+    app, box = app_box
+    client = officer(app)
+    client.post("/intake", data=form_data())
+    code, dossier_id = box.db().execute("SELECT code, dossier_id FROM dossiers").fetchone()
+    queue.issue_ticket(box.db(), "HT", box.now())
+    client.post("/counter/1/call-next")
+    ticket = queue.at_counter(box.db(), 1, box.now())
+    assert ticket is not None
+    page = client.post(f"/counter/tickets/{ticket['id']}/link", data={"code": ""}, follow_redirects=True).text
+    assert "Nhập mã hồ sơ để gắn với số thứ tự." in flashes(page)
+    page = client.post(f"/counter/tickets/{ticket['id']}/link", data={"code": "000.00.00.H00-261126-9999"},
+                       follow_redirects=True).text  # fmt: skip
+    assert "Không tìm thấy hồ sơ mã “000.00.00.H00-261126-9999”." in flashes(page)
+    assert queue.get_ticket(box.db(), ticket["id"])["dossier_id"] is None
+    page = client.post(f"/counter/tickets/{ticket['id']}/link", data={"code": f" {code} "}, follow_redirects=True).text
+    assert f"Đã gắn hồ sơ {code} với số A001." in flashes(page)
+    assert queue.get_ticket(box.db(), ticket["id"])["dossier_id"] == dossier_id
+    assert _subject(box, 1) == (dossier_id, ticket["id"], "canbo")
+
+
+def test_an_intake_form_with_a_forged_ticket_still_saves_the_dossier(app_box: tuple[Flask, Box]) -> None:
+    app, box = app_box
+    client = officer(app)
+    client.post("/intake", data=form_data(ticket="00000000-0000-4000-8000-000000000000"))
+    assert box.db().execute("SELECT count(*) FROM dossiers").fetchone()[0] == 1
+    client.post("/intake", data=form_data(ticket="<script>"))
+    assert box.db().execute("SELECT count(*) FROM dossiers").fetchone()[0] == 2

@@ -28,6 +28,7 @@ from flask import (
 from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
+from edge import queue, ratings
 from edge.applicants import last_known, normalise_id_number
 from edge.attachments import attach
 from edge.catalogue import Procedure
@@ -116,6 +117,7 @@ def _render(
     extra: dict[str, str] | None = None,
     fresh: bool = False,
     files_lost: bool = False,
+    ticket: str = "",
     status: int = 200,
 ) -> tuple[str, int]:
     db = box().db()
@@ -143,6 +145,7 @@ def _render(
         extra=extra or {"name": "", "kind": "photocopy", "quantity": "1"},
         fresh=fresh,
         files_lost=files_lost,
+        ticket=ticket,
         kinds=kind_labels(),
         channels=channel_labels(),
         return_methods=return_labels(),
@@ -174,7 +177,8 @@ def form() -> tuple[str, int]:
     values = {"channel": "counter", "return_method": "counter", "id_type": "cccd"}
     if proc is not None:
         values["procedure_code"] = proc.code
-    return _render(values, errors, proc, key=str(uuid.uuid4()), q=q, fresh=True)
+    ticket = _ticket_id(request.args.get("ticket", ""))
+    return _render(values, errors, proc, key=str(uuid.uuid4()), q=q, fresh=True, ticket=ticket)
 
 
 @bp.url_value_preprocessor
@@ -197,6 +201,7 @@ def save() -> BaseResponse | tuple[str, int]:
     values["notes"] = form.get("notes", "")
     posted_key = form.get("idempotency_key", "")
     key = posted_key if _KEY.fullmatch(posted_key) else str(uuid.uuid4())
+    ticket = _ticket_id(form.get("ticket", ""))
     proc = _find_procedure(values["procedure_code"])
     errors: dict[str, str] = {}
     if not values["procedure_code"]:
@@ -233,7 +238,17 @@ def save() -> BaseResponse | tuple[str, int]:
         errors["scans"] = file_error
 
     def again(status: int = 422) -> tuple[str, int]:
-        return _render(values, errors, proc, key=key, ticked=ticked, extra=extra, files_lost=bool(files), status=status)
+        return _render(
+            values,
+            errors,
+            proc,
+            key=key,
+            ticked=ticked,
+            extra=extra,
+            files_lost=bool(files),
+            ticket=ticket,
+            status=status,
+        )
 
     if errors:
         return again()
@@ -245,6 +260,8 @@ def save() -> BaseResponse | tuple[str, int]:
         return again()
     code = state["code"]
     flash(_("Đã tiếp nhận hồ sơ %(code)s.", code=code), "success")
+    if ticket:
+        _link_ticket(ticket, state["dossier_id"])
     refused = False
     if not saved_before:  # on a double submit the first request attached the scans already
         for upload in files:
@@ -262,6 +279,26 @@ def save() -> BaseResponse | tuple[str, int]:
                     "error",
                 )
     return redirect(after_save_url(code, refused))
+
+
+def _ticket_id(raw: str) -> str:
+    """Return the queue ticket id the form was opened for ('' when none or malformed)."""
+    return raw if _KEY.fullmatch(raw) else ""
+
+
+def _link_ticket(ticket_id: str, dossier_id: str) -> None:
+    """Link the saved dossier to the queue ticket it was received from; the counter's rating follows."""
+    db = box().db()
+    try:
+        ticket = queue.link_dossier(db, ticket_id, dossier_id)
+    except EdgeError as err:  # the dossier is saved; only the link is missing
+        flash(_("Chưa gắn được hồ sơ với số thứ tự: %(reason)s", reason=err.message(lang())), "error")
+        return
+    if ticket.get("counter"):
+        ratings.set_counter_subject(
+            db, int(ticket["counter"]), ticket=ticket_id, dossier_id=dossier_id,
+            officer=current_user().username, now=box().now(),
+        )  # fmt: skip
 
 
 def receive_dossier_from_form(data: dict[str, Any], key: str) -> dict[str, Any]:
