@@ -12,7 +12,8 @@ import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from edge import actions, catalogue, intake, payments, printing, queue, ratings, sample
+from devices.vietqr import vietqr_payload
+from edge import actions, cashier, catalogue, fees, intake, printing, queue, ratings, sample
 from edge.appliance import Devices, prints_dir
 from edge.box import Box, init_box, open_box
 from edge.calendar import WorkCalendar
@@ -114,16 +115,23 @@ DEMO_DEVICES = {
     "card_terminal": "sim://terminal",
     "rating_keypad": "sim://keypad",
 }
+# A made-up account for the demo's VietQR transfers (BIN 970436: Vietcombank).
+DEMO_VIETQR = {
+    "vietqr_bank_bin": "970436",
+    "vietqr_account": "0011001234567",
+    "vietqr_account_name": "UBND PHUONG BA DINH",
+}
 
 
 def use_devices(box: Box) -> list[str]:
     """Set the office up with simulated devices and use each once; return what to tell the user.
 
     A dossier receipt and a queue ticket go through the print queue to the simulated printers
-    (their pages are PNG files the technician page shows), a fee is paid on the simulated card
-    terminal, and a citizen presses "very satisfied" on the simulated keypad.
+    (their pages are PNG files the technician page shows); fees are paid on the simulated card
+    terminal, in cash, and by a VietQR transfer left waiting for the officer to confirm; a citizen
+    presses "very satisfied" on the simulated keypad.
     """
-    update_config_file(box.settings.data_dir, DEMO_DEVICES)
+    update_config_file(box.settings.data_dir, {**DEMO_DEVICES, **DEMO_VIETQR})
     box = Box(load_settings(box.settings.data_dir), clock=box.clock)
     db = box.db()
     officer = get_user(db, "canbo")
@@ -145,10 +153,7 @@ def use_devices(box: Box) -> list[str]:
             job = printing.get_job(db, job_id)
             where = ", ".join(str(prints_dir(box.settings.data_dir, job["role"]) / name) for name in job["pages"])
             lines.append(f"  In {job['kind_vi'].lower()} ({job['kind']}): {job['state_vi']} — {where}")
-        paid = payments.pay_by_card(db, devices, 50_000, officer.username, dossier_id=dossier["dossier_id"])
-        lines.append(
-            f"  Thanh toán thẻ 50.000 đ cho hồ sơ {dossier['code']}: {paid['state_vi']} (mã {paid['reference']})"
-        )
+        lines += take_fees(box, devices, officer)
         ratings.set_counter_subject(db, box.settings.keypad_counter, dossier_id=dossier["dossier_id"], officer="canbo")
         pad = devices.keypad()
         try:
@@ -164,6 +169,32 @@ def use_devices(box: Box) -> list[str]:
     finally:
         devices.close()
         box.close()
+    return lines
+
+
+def take_fees(box: Box, devices: Devices, officer: User) -> list[str]:
+    """Collect the fees due on three received dossiers: by card, in cash, and by VietQR (left to confirm)."""
+    db = box.db()
+    lines = []
+    for method in ("card", "cash", "vietqr"):
+        row = db.execute(
+            "SELECT code FROM dossiers WHERE channel = 'counter' AND status IN ('new', 'processing')"
+            " AND NOT EXISTS (SELECT 1 FROM fee_payments f WHERE f.dossier_id = dossiers.dossier_id)"
+            " ORDER BY received_at DESC"
+        ).fetchall()
+        due = [(code, fees.fee_summary(actions.find_state(box, code))["due"]) for (code,) in row]
+        owed = next(((code, amount) for code, amount in due if amount > 0), None)
+        if owed is None:
+            break
+        code, amount = owed
+        received = amount + (10_000 - amount % 10_000) if method == "cash" else None
+        paid = cashier.take_payment(
+            box, devices, code, method, amount, officer, received=received, make_vietqr=vietqr_payload
+        )
+        number = f", biên lai số {paid['receipt_number']}" if paid["receipt_number"] else ""
+        money = f"{amount:,}".replace(",", ".")
+        lines.append(f"  Thu phí hồ sơ {code} ({paid['method_vi']}, {money} đ): {paid['status_vi']}{number}")
+    lines.append("  Thu phí, lệ phí và kết sổ cuối ngày: /payments/cashup (canbo, lanhdao)")
     return lines
 
 

@@ -113,7 +113,13 @@ def test_demo_uses_its_simulated_devices_and_the_technician_sees_them(tmp_path: 
         printed = re.findall(r"In [^(]+\((dossier_receipt|ticket)\): Đã in — (\S+\.png)", text)
         assert {kind for kind, _ in printed} == {"dossier_receipt", "ticket"}, text
         assert all(Path(png).is_file() and Path(png).read_bytes().startswith(b"\x89PNG") for _, png in printed)
-        assert re.search(r"Thanh toán thẻ 50\.000 đ cho hồ sơ \S+: Đã thanh toán", text), text
+        fees = re.findall(r"Thu phí hồ sơ (\S+) \(([^,]+), ([\d.]+) đ\): ([^,\n]+)(?:, biên lai số (\d+))?", text)
+        assert [(f[1], f[3], f[4]) for f in fees] == [
+            ("Thẻ", "Đã thanh toán", "0000001"),
+            ("Tiền mặt", "Đã thanh toán", "0000002"),
+            ("Chuyển khoản (VietQR)", "Chờ thanh toán", ""),
+        ], text
+        assert len({f[0] for f in fees}) == 3 and all(int(f[2].replace(".", "")) > 0 for f in fees)
         assert "Đánh giá từ bàn phím: Rất hài lòng" in text
         # The queue: six numbers taken, the elderly citizen's (C001) called first, then A001.
         assert "Hàng đợi: đã lấy số A001, A002, B001, C001, A003, D001; quầy 1 và 2 đang gọi C001, A001" in text
