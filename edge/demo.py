@@ -164,7 +164,8 @@ def use_devices(box: Box) -> list[str]:
         finally:
             pad.close()
         if press is not None:
-            rating = ratings.record_rating(db, box.settings.keypad_counter, press.button, pad.buttons, "keypad")
+            scale, counter = box.settings.rating_scale, box.settings.keypad_counter
+            rating = ratings.record_rating(db, counter, press.button, scale, "keypad")
             lines.append(f"  Đánh giá từ bàn phím: {rating['label_vi']} (hồ sơ {dossier['code']})")
     finally:
         devices.close()
