@@ -117,7 +117,10 @@ class Fold:
         state["updated_at"] = event.wall_time
         state["event_count"] += 1
         if event.kind in NEUTRAL:
-            _apply_neutral(state, event)
+            try:
+                _apply_neutral(state, event)
+            except _MALFORMED:  # a payload this kind cannot use (a faulty or forged origin): kept, flagged
+                _flag(state, event, "malformed")
             return
         rule = TRANSITIONS.get(event.kind)
         problem = None
@@ -128,23 +131,37 @@ class Fold:
         elif event.kind == "supplement_requested" and state["supplement"]:
             problem = "second_supplement"
         if problem:
-            state["conflict"] = True
-            state["conflicts"].append(
-                {
-                    "event_id": event.event_id,
-                    "kind": event.kind,
-                    "origin": event.origin,
-                    "actor": event.actor,
-                    "at": event.wall_time,
-                    "status_then": state["status"],
-                    "problem": problem,
-                }
-            )
+            _flag(state, event, problem)
             return
-        _APPLY[event.kind](state, event)
+        try:
+            _APPLY[event.kind](state, event)
+        except _MALFORMED:
+            _flag(state, event, "malformed")
+            return
         assert rule is not None
         if rule[1] is not None:
             _set_status(state, rule[1], event)
+
+
+# What applying a payload of the wrong shape raises; the appliers read the payload before they change
+# the state, so such an event changes nothing and is flagged for a person instead.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+def _flag(state: dict[str, Any], event: Event, problem: str) -> None:
+    """Keep an event the fold could not apply, and flag the dossier for a person."""
+    state["conflict"] = True
+    state["conflicts"].append(
+        {
+            "event_id": event.event_id,
+            "kind": event.kind,
+            "origin": event.origin,
+            "actor": event.actor,
+            "at": event.wall_time,
+            "status_then": state["status"],
+            "problem": problem,
+        }
+    )
 
 
 def fold(events: Iterable[Event], *, owned: bool = False) -> dict[str, Any] | None:
@@ -306,9 +323,31 @@ def _recount(state: dict[str, Any], event: Event) -> None:
         fees["paid_at"] = event.wall_time
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_fee_payload(kind: str, p: Any) -> None:
+    """Raise ValueError unless a money event's payload has the fields and types its fold uses."""
+    if kind == "fees_adjusted":
+        lines = p.get("lines")
+        ok = isinstance(lines, list) and all(
+            isinstance(x, dict) and isinstance(x.get("name"), str) and _whole(x.get("amount")) for x in lines
+        )
+    else:
+        ok = isinstance(p.get("payment_id"), str)
+        if kind == "fee_paid":
+            ok = ok and _whole(p.get("amount")) and isinstance(p.get("method"), str)
+        elif kind == "fee_refunded":
+            ok = ok and _whole(p.get("amount")) and isinstance(p.get("refund_id"), str)
+    if not ok:
+        raise ValueError(f"malformed {kind} payload")
+
+
 def _apply_fees(state: dict[str, Any], event: Event) -> None:
-    fees = state.setdefault("fees", _fees_of(state["procedure"]))
     p = event.payload
+    _check_fee_payload(event.kind, p)
+    fees = state.setdefault("fees", _fees_of(state["procedure"]))
     payment = next((x for x in fees["payments"] if x["payment_id"] == p.get("payment_id")), None)
     if event.kind == "fees_adjusted":
         fees["lines"] = [dict(line) for line in p["lines"]]

@@ -104,3 +104,36 @@ def test_the_result_waits_for_the_requested_fees_where_the_box_says_so(box: Box)
     unrequested = new_dossier(box)  # no payment requested: the result goes out as before
     actions.act(box, LEADER, unrequested["code"], "approve", {})
     assert actions.act(box, OFFICER, unrequested["code"], "return-result", {})["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        ("fee_refunded", {"payment_id": "p1", "amount": 1_000}),  # no refund_id
+        ("fee_refunded", {"payment_id": "p1", "refund_id": "r9", "amount": "1000"}),
+        ("fee_paid", {"payment_id": "p2", "method": "cash", "amount": -5}),
+        ("fee_paid", {"method": "cash", "amount": 5}),
+        ("fees_adjusted", {"lines": [{"name": "Phí", "amount": 1.5}], "reason": "Sai kiểu số"}),
+        ("fees_adjusted", {"lines": "không phải danh sách"}),
+        ("fee_payment_cancelled", {"payment_id": 7}),
+        ("transferred", {"note": "thiếu người nhận"}),  # not money: any kind whose payload is wrong
+    ],
+)
+def test_an_event_with_a_malformed_payload_is_kept_and_flagged_not_a_crash(
+    box: Box, kind: str, payload: dict[str, object]
+) -> None:
+    d = new_dossier(box)
+    kept = cash(box, d["code"], 10_000)
+    wire = [json.loads(json.dumps(e.to_dict())) for e in events.events_of(box.db(), d["dossier_id"])]
+    before = fold([Event(**w) for w in wire])
+    assert before is not None
+    last = wire[-1]
+    bad = {**last, "event_id": "00000000-0000-4000-8000-00000000000b", "kind": kind, "payload": payload,
+           "hlc": last["hlc"][:-4] + "ffff"}  # fmt: skip
+    after = fold([Event(**w) for w in [*wire, bad]])
+    assert after is not None
+    assert after["conflict"] is True
+    assert [(c["kind"], c["problem"]) for c in after["conflicts"]] == [(kind, "malformed")]
+    assert fees.fee_summary(after) == fees.fee_summary(before)  # the money is as it was
+    assert after["status"] == before["status"] and after["steps"] == before["steps"]
+    assert kept["status"] == "approved"

@@ -53,6 +53,10 @@ def event_labels() -> dict[str, str]:
         "attachment_added": _("Đính kèm tệp"),
         "conflict_resolved": _("Xử lý xung đột"),
         "note_added": _("Ghi chú"),
+        "fees_adjusted": _("Điều chỉnh phí, lệ phí"),
+        "fee_paid": _("Đã thu phí, lệ phí"),
+        "fee_refunded": _("Hoàn trả phí, lệ phí"),
+        "fee_payment_cancelled": _("Hủy khoản thu phí, lệ phí"),
     }
 
 
@@ -94,6 +98,7 @@ def problem_labels() -> dict[str, str]:
         "status": _("trạng thái lúc đó không cho phép thao tác này"),
         "second_supplement": _("hồ sơ đã được yêu cầu bổ sung một lần"),
         "unknown_kind": _("loại sự kiện máy này chưa biết"),
+        "malformed": _("nội dung sự kiện không hợp lệ"),
     }
 
 
