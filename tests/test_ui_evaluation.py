@@ -115,6 +115,7 @@ def test_the_officer_hands_the_tablet_over_from_the_dossier(app_box: tuple[Flask
     app, box = app_box
     code = received(box, officer)
     client = signed_in(app, "canbo2")
+    assert f'href="/dossiers/{code}/evaluate" data-evaluate' in client.get(f"/dossiers/{code}").text
     form = client.get(f"/dossiers/{code}/evaluate")
     assert form.status_code == 200 and 'data-eval-form="tablet"' in form.text and "phone_last4" not in form.text
     done = client.post(f"/dossiers/{code}/evaluate", data=GOOD)
