@@ -191,10 +191,10 @@ def save_priority(
 ) -> dict[str, Any]:  # fmt: skip
     """Add (new=True) or change a priority group; tickets already issued keep the weight they got."""
     code = code.strip().lower() if isinstance(code, str) else ""
-    if not _PRIORITY_CODE.fullmatch(code):
+    if not _PRIORITY_CODE.fullmatch(code) or code == "new":  # /queue/admin/priorities/new is the add page
         raise ValidationError(
-            "Mã nhóm ưu tiên gồm 1–20 chữ thường không dấu, số hoặc dấu _, bắt đầu bằng chữ.",
-            "A priority code is 1–20 lower-case letters, digits or _, starting with a letter.",
+            "Mã nhóm ưu tiên gồm 1–20 chữ thường không dấu, số hoặc dấu _, bắt đầu bằng chữ (không dùng “new”).",
+            "A priority code is 1–20 lower-case letters, digits or _, starting with a letter (not “new”).",
             field="code",
         )
     name_vi = _text(name_vi, "name_vi", 60, "Tên tiếng Việt", "The Vietnamese name")

@@ -48,6 +48,7 @@ def test_a_heavier_priority_group_changes_the_call_order_and_issued_tickets_keep
     ("args", "field"),
     [
         (("vip-1", "Người cao tuổi", "Elderly", 3), "code"),
+        (("new", "Người cao tuổi", "Elderly", 3), "code"),
         (("elderly", "", "Elderly", 3), "name_vi"),
         (("elderly", "Người cao tuổi", " ", 3), "name_en"),
         (("elderly", "Người cao tuổi", "Elderly", 0), "weight"),
