@@ -126,7 +126,8 @@ def _push(url: str, box: Enrolled, batches: list[bytes]) -> int:
 def _raw(database_url: str, rows: list[tuple[Any, ...]], table: str) -> float:
     """Insert the rows with executemany into a new table shaped like the hub's events; return seconds.
 
-    Same columns, types and collation as the hub's `events` table, with its unique event_id.
+    Same columns, types, collation and indexes as the hub's `events` table: its unique event_id and
+    the index by dossier that the hub's reads need (sync/hub/db.py).
     """
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
@@ -135,6 +136,7 @@ def _raw(database_url: str, rows: list[tuple[Any, ...]], table: str) -> float:
             " payload TEXT NOT NULL, actor TEXT NOT NULL, origin TEXT NOT NULL, wall_time TEXT NOT NULL,"
             " hlc TEXT NOT NULL, from_box TEXT, received_at TEXT NOT NULL, digest TEXT NOT NULL)"
         )
+        conn.execute(f"CREATE INDEX {table}_by_dossier ON {table}(dossier_id)")
         started = timer.perf_counter()
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(
