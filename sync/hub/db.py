@@ -118,9 +118,9 @@ class HubDB:
             # Statements run often are prepared (parsed once per connection: psycopg's default threshold),
             # but planned for their own parameters each time: a cached generic plan for `= ANY(%s)` and
             # unnest() of a batch's arrays is worse than a custom one.
-            conn = psycopg.connect(self.url, autocommit=True)
-            conn.execute("SET plan_cache_mode = force_custom_plan")
-            return conn
+            pg = psycopg.connect(self.url, autocommit=True)
+            pg.execute("SET plan_cache_mode = force_custom_plan")
+            return pg
         conn = sqlite3.connect(self.sqlite_path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")

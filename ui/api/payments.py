@@ -44,10 +44,10 @@ def _public(payment: dict[str, Any]) -> dict[str, Any]:
 def take_payment(code: str) -> Response:
     """Take a fee payment: {method cash|card|vietqr, amount, received? (cash)} → 201 the payment."""
     body = _object(("method", "amount", "received"))
+    method, amount, received = str(body.get("method", "")), body.get("amount"), body.get("received")
     payment = cashier.take_payment(
-        box(), _opener(), code, str(body.get("method", "")), body.get("amount"), user(), box().now(), body.get("received"),
-        make_vietqr=vietqr_payload,
-    )  # fmt: skip
+        box(), _opener(), code, method, amount, user(), box().now(), received, make_vietqr=vietqr_payload
+    )
     return respond(_public(payment), 201, {"Location": f"/api/v1/payments/{payment['id']}"})
 
 
