@@ -189,13 +189,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--hub-port", type=int, default=8090, help="cổng của máy chủ tỉnh chạy thử")
 
-    from edge import devicecli
+    from edge import devicecli, doctorcli
     from sync.client import cli as client_cli
     from sync.hub import cli as hub_cli
 
     hub_cli.register(sub, command)
     client_cli.register(sub, command)
     devicecli.register(sub, command)
+    from edge import backupcli
+
+    backupcli.register(sub, command)
+    doctorcli.register(sub, command)
+    from edge import opscli
+
+    opscli.register(sub, command)
     return parser
 
 

@@ -11,8 +11,11 @@ from types import FrameType
 
 from waitress.server import create_server
 
+from edge import sdnotify
 from edge.appliance import Devices
 from edge.box import Box
+from edge.config import load_secrets
+from edge.logs import setup_logging
 from edge.printing import PrintWorker
 from edge.ratings import KeypadListener
 from edge.store.db import AUTOCHECKPOINT_PAGES, checkpoint, connect
@@ -37,8 +40,21 @@ def _checkpoint_loop(box: Box, stop: threading.Event) -> None:
         db.conn.close()
 
 
+def answers(box: Box, host: str, port: int, timeout: float) -> bool:
+    """Return whether the server answers a request to itself and its database a query (the watchdog's check)."""
+    if not sdnotify.http_answers(host, port, "/login", timeout):
+        return False
+    db = connect(box.settings.db_path)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        db.conn.close()
+    return True
+
+
 def serve(box: Box, host: str, port: int, banner: str = "") -> None:
     """Serve until SIGTERM/SIGINT; print the URL (with the real port when port is 0)."""
+    setup_logging(box.settings.box_id, "web", box.settings.data_dir, load_secrets(box.settings).values())
     box.autocheckpoint = 20 * AUTOCHECKPOINT_PAGES  # a safety net; the loop below does the work
     stopping = threading.Event()
     threading.Thread(target=_checkpoint_loop, args=(box, stopping), name="checkpoint", daemon=True).start()
@@ -59,9 +75,14 @@ def serve(box: Box, host: str, port: int, banner: str = "") -> None:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    watchdog = sdnotify.start_watchdog(lambda: answers(box, host, actual, timeout=5.0))
+    sdnotify.notify("READY=1")
     try:
         server.run()
     finally:
+        sdnotify.notify("STOPPING=1")
+        if watchdog is not None:
+            watchdog.stop()
         stopping.set()
         keypad.stop()
         printer.stop()

@@ -11,8 +11,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("edge", "ui", "sync", "devices")
 OURS = ("edge", "ui", "sync", "devices", "tests", "bench")
-# The composition root: the only edge modules that may wire in ui, sync, devices and web libraries.
-WIRING = frozenset({"edge.cli", "edge.server", "edge.demo", "edge.appliance", "edge.devicecli"})
+# The composition root: the only edge modules that may wire in ui, sync, devices and web libraries
+# (edge.doctorcli: the doctor walks the hub URLs through sync and asks the devices).
+# (edge.backupcli: after a restore the box syncs once to get back from the hub what it made since the backup).
+WIRING = frozenset(
+    {"edge.cli", "edge.server", "edge.demo", "edge.appliance", "edge.devicecli", "edge.doctorcli", "edge.backupcli"}
+)
 # Third-party libraries that belong to the outer layers (web UI, HTTP client, serial and printer drivers).
 # The hub folds, validates and numbers dossiers by the very same rules as the box (DESIGN.md departs
 # here: "sync.hub -> sync.protocol only"), so it may use edge's pure rule modules — never a box's store.
@@ -28,7 +32,9 @@ HUB_MAY_USE = (
     "edge.hlc",
     "edge.identity",
     "edge.lifecycle",
+    "edge.logs",  # the same structured logs as the box's services
     "edge.passwords",
+    "edge.sdnotify",  # the same systemd notify protocol and watchdog as the box's services
     "edge.text",
     "edge.tomlconfig",
 )

@@ -20,9 +20,11 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
-from edge import syncstate
+from edge import sdnotify, syncstate
 from edge.box import Box
+from edge.config import load_secrets
 from edge.events import iso
+from edge.logs import setup_logging
 from sync.client.config import SyncConfig, require_sync_config
 from sync.client.cycle import sync_once
 from sync.client.push import BlobMeter
@@ -70,13 +72,19 @@ class Watch:
         self.first_change: float | None = None
         self.last_change = 0.0
         self.offline = False
+        self.last_run = time.monotonic()
 
     def __call__(self) -> None:
         """Run one check (in the scheduler's thread)."""
         try:
             self._check(time.monotonic())
+            self.last_run = time.monotonic()
         finally:
             self.box.close()
+
+    def ran_within(self, seconds: float) -> bool:
+        """Return whether a check finished in the last `seconds` (the scheduler and the database work)."""
+        return time.monotonic() - self.last_run < seconds
 
     def _check(self, now: float) -> None:
         db = self.box.db()
@@ -122,6 +130,8 @@ def run_worker(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        secrets = [*load_secrets(box.settings).values(), config.secret.hex()]
+        setup_logging(box.settings.box_id, "sync", box.settings.data_dir, secrets)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(1)}, job_defaults={"coalesce": True, "max_instances": 1}
@@ -129,6 +139,9 @@ def run_worker(
     scheduler.add_job(trigger.fire, "interval", args=["định kỳ"], seconds=config.interval_s, id="periodic")
     scheduler.add_job(watch, "interval", seconds=config.check_s, id="check")
     scheduler.start()
+    # Fed only while the scheduler's check keeps running (a hung worker is restarted by systemd).
+    watchdog = sdnotify.start_watchdog(lambda: watch.ran_within(max(3 * config.check_s, 10.0)))
+    sdnotify.notify("READY=1")
     cycles = 0
     trigger.fire("khởi động")
     out(f"{iso(box.now())} Dịch vụ đồng bộ đã chạy: {', '.join(config.hubs)}")
@@ -148,6 +161,9 @@ def run_worker(
             watch.offline = not result.online
             out(f"{iso(box.now())} ({reason}) {result.summary()}")
     finally:
+        sdnotify.notify("STOPPING=1")
+        if watchdog is not None:
+            watchdog.stop()
         scheduler.shutdown(wait=True)
         transport.close()
         box.close()

@@ -12,8 +12,10 @@ from types import FrameType
 
 from waitress.server import create_server
 
+from edge import sdnotify
+from edge.logs import setup_logging
 from sync.hub.app import create_hub_app
-from sync.hub.config import HubSettings
+from sync.hub.config import HubSettings, load_hub_secrets
 from sync.hub.context import EXTENSION, HubContext
 from sync.hub.db import HubDB
 
@@ -41,6 +43,7 @@ def serve_hub(settings: HubSettings, host: str | None = None, port: int | None =
     """Serve until SIGTERM/SIGINT; print the URL first (with the real port when port is 0)."""
     host = host or settings.host
     port = settings.port if port is None else port
+    setup_logging(settings.hub_id, "hub", settings.data_dir, load_hub_secrets(settings).values())
     db = HubDB(settings.database_url)
     db.create_schema()
     app = create_hub_app(settings, db)
@@ -55,9 +58,17 @@ def serve_hub(settings: HubSettings, host: str | None = None, port: int | None =
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    # Fed only while the hub answers a request to itself and its database a query.
+    watchdog = sdnotify.start_watchdog(
+        lambda: sdnotify.http_answers(host, actual, "/login", 5.0) and db.scalar("SELECT 1") == 1
+    )
+    sdnotify.notify("READY=1")
     try:
         server.run()
     finally:
+        sdnotify.notify("STOPPING=1")
+        if watchdog is not None:
+            watchdog.stop()
         if stop_forwarder is not None:
             stop_forwarder()
         db.close()
