@@ -11,6 +11,8 @@ import zlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync.protocol import (
     Ack,
@@ -21,6 +23,7 @@ from sync.protocol import (
     encode_ack,
     encode_batch,
 )
+from sync.protocol.wire import _check_event, _event_problem
 
 BATCH_ID = "6f1c8f2e-3b7a-4c1d-9e2f-0a1b2c3d4e5f"
 MB = 1024 * 1024
@@ -221,3 +224,83 @@ def test_ack_size_cap() -> None:
     with pytest.raises(SyncError) as info:
         decode_ack(ack(), max_bytes=10)
     assert info.value.details["reason"] == "too_large"
+
+
+# The quick check of well-formed events must take exactly the decisions of the field-by-field one.
+_GOOD_EVENT = {
+    "event_id": "6f1c8f2e-3b7a-4c1d-9e2f-0a1b2c3d4e5f",
+    "dossier_id": "d1",
+    "kind": "filed",
+    "payload": {"a": 1},
+    "actor": "canbo1",
+    "origin": "box",
+    "wall_time": "2026-11-26T08:00:00+07:00",
+    "hlc": "001764118800000.000001",
+}
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+_NEAR_VALUES = {
+    "event_id": st.sampled_from(
+        [
+            "",
+            "6F1C8F2E-3B7A-4C1D-9E2F-0A1B2C3D4E5F",
+            "6f1c8f2e3b7a4c1d9e2f0a1b2c3d4e5f",
+            "6f1c8f2e-3b7a-4c1d-9e2f-0a1b2c3d4e5",
+        ]
+    )
+    | st.uuids().map(str),
+    "wall_time": st.sampled_from(
+        ["", "2026-11-26T08:00:00", "2026-11-26", "2026-11-26T08:00:00Z", "26/11/2026 08:00", "2026-13-01T00:00+07:00"]
+    )
+    | st.datetimes(timezones=st.none() | st.timezones()).map(lambda d: d.isoformat()),
+    "hlc": st.sampled_from(["", "001764118800000.00001", "1764118800000.000001", "001764118800000.000001\n"])
+    | st.from_regex(r"[0-9]{15}\.[0-9]{6}", fullmatch=True),
+    "payload": st.dictionaries(st.text(max_size=5), _ANY_JSON, max_size=3),
+}
+
+
+@st.composite
+def _events_near_valid(draw: st.DrawFn) -> object:
+    if draw(st.integers(0, 19)) == 0:
+        return draw(_ANY_JSON)
+    data: dict[str, Any] = dict(_GOOD_EVENT)
+    for key in draw(st.lists(st.sampled_from(list(_GOOD_EVENT)), max_size=3)):  # mostly one or two bad fields
+        choice = draw(st.integers(0, 3))
+        if choice == 0:
+            data.pop(key, None)
+        elif choice == 1:
+            data[key] = draw(_ANY_JSON)
+        else:
+            data[key] = draw(_NEAR_VALUES.get(key, st.sampled_from(["", "x", "Nguyễn"])))
+    if draw(st.integers(0, 9)) == 0:
+        data[draw(st.text(max_size=10))] = draw(_ANY_JSON)
+    return data
+
+
+def _decision(check: Any, data: object) -> tuple[str, ...]:
+    try:
+        out = check(data, 7)
+    except SyncError as err:
+        return ("refused", err.code, str(err.details.get("reason")), err.vi, err.en, str(err.details.get("where")))
+    assert out is data
+    return ("accepted",)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_events_near_valid())
+def test_the_quick_event_check_decides_as_the_full_one(data: object) -> None:
+    assert _decision(_check_event, data) == _decision(_event_problem, data)
+
+
+def test_the_quick_event_check_accepts_good_events_and_refuses_each_bad_field() -> None:
+    assert _decision(_check_event, dict(_GOOD_EVENT)) == ("accepted",)
+    bad_values: list[tuple[str, object]] = [
+        (key, value) for key in _GOOD_EVENT if key != "payload" for value in ("", 1, None)
+    ]
+    bad_values += [("event_id", "x"), ("hlc", "1.2"), ("wall_time", "2026-11-26T08:00:00"), ("payload", [])]
+    for key, bad in bad_values:
+        decision = _decision(_check_event, {**_GOOD_EVENT, key: bad})
+        assert decision[0] == "refused" and key in decision[4], decision
