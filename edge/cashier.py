@@ -22,6 +22,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -29,6 +30,8 @@ import sqlite_utils
 from edge import audit, events, fees, payments, projection
 from edge.actions import find_state
 from edge.box import Box
+from edge.codes import _read_marks as read_marks  # the same high-water file format as dossier codes
+from edge.codes import _write_marks as write_marks
 from edge.errors import ConflictError, NotFoundError, PermissionDeniedError, TransitionError, ValidationError
 from edge.ports import DeviceOpener, NotConfigured
 from edge.store.db import write
@@ -60,6 +63,7 @@ _COLUMNS = (
     "updated_at", "paid_at", "confirmed_at", "confirmed_by", "cancelled_at", "cancelled_by", "cancel_reason",
     "refunded",
 )  # fmt: skip
+RECEIPTS_HIGH_WATER_FILE = "receipts.json"
 # Held through a card sale (insert, terminal, link): settling card payments waits for no sale half-written.
 _CARD = threading.RLock()
 
@@ -196,16 +200,73 @@ def _vietqr(box: Box, make_vietqr: MakeVietQR | None, amount: int, code: str) ->
         ) from err  # fmt: skip
 
 
+def next_receipt_number(db: sqlite_utils.Database, state_dir: Path, form: str, series: str) -> int:
+    """Return the next receipt number of a (form, series) (call inside the write transaction that uses it).
+
+    Fenced like dossier codes (edge/codes.py): the high-water file state/receipts.json is written
+    before the DB commits; a DB behind it (restored from an older backup) is fenced and audited.
+    """
+    row = db.execute("SELECT last FROM receipt_sequences WHERE form = ? AND series = ?", [form, series]).fetchone()
+    in_db = row[0] if row else 0
+    path = state_dir / RECEIPTS_HIGH_WATER_FILE
+    marks = read_marks(path)
+    key = f"{form}/{series}"
+    in_file = marks.get(key, 0)
+    if in_file > in_db:
+        audit.record(
+            db,
+            "system",
+            "sequence_fenced",
+            target=key,
+            detail={"db": in_db, "high_water": in_file, "why": "db behind high-water mark (restore?)"},
+        )
+    number = max(in_db, in_file) + 1
+    db.execute(
+        "INSERT INTO receipt_sequences (form, series, last) VALUES (?, ?, ?)"
+        " ON CONFLICT (form, series) DO UPDATE SET last = excluded.last",
+        [form, series, number],
+    )
+    marks[key] = number
+    write_marks(path, marks)
+    return number
+
+
+def raise_receipt_marks(db: sqlite_utils.Database, origin: str, why: str) -> int:
+    """Move receipt sequences up to the highest number this box's fee_paid events hold; return how many moved.
+
+    After a restore the feed brings back the box's own events made after the backup; their receipt
+    numbers were issued and must not be issued again (call inside a write transaction).
+    """
+    rows = db.execute(
+        "SELECT json_extract(payload, '$.receipt.form'), json_extract(payload, '$.receipt.series'),"
+        " max(CAST(json_extract(payload, '$.receipt.number') AS INTEGER)) FROM dossier_events"
+        " WHERE kind = 'fee_paid' AND origin = ? GROUP BY 1, 2",
+        [origin],
+    ).fetchall()
+    moved = 0
+    for form, series, highest in rows:
+        if not (isinstance(form, str) and isinstance(series, str) and isinstance(highest, int)):
+            continue
+        row = db.execute("SELECT last FROM receipt_sequences WHERE form = ? AND series = ?", [form, series]).fetchone()
+        if row is not None and row[0] >= highest:
+            continue
+        db.execute(
+            "INSERT INTO receipt_sequences (form, series, last) VALUES (?, ?, ?)"
+            " ON CONFLICT (form, series) DO UPDATE SET last = excluded.last",
+            [form, series, highest],
+        )
+        detail = {"db": row[0] if row else 0, "issued": highest, "why": why}
+        audit.record(db, "system", "sequence_fenced", target=f"{form}/{series}", detail=detail)
+        moved += 1
+    return moved
+
+
 def _approve(box: Box, payment: dict[str, Any], actor: str, moment: datetime) -> None:
     """Number the receipt and record `fee_paid` (call inside the write transaction that approves it)."""
     db = box.db()
     form = box.settings.receipt_form
     series = box.settings.receipt_series or f"BL{moment:%y}"
-    number = db.execute(
-        "INSERT INTO receipt_sequences (form, series, last) VALUES (?, ?, 1)"
-        " ON CONFLICT (form, series) DO UPDATE SET last = last + 1 RETURNING last",
-        [form, series],
-    ).fetchone()[0]
+    number = next_receipt_number(db, box.settings.state_dir, form, series)
     at = events.iso(moment)
     db.execute(
         "UPDATE fee_payments SET status = 'approved', receipt_form = ?, receipt_series = ?, receipt_number = ?,"

@@ -4,7 +4,8 @@ Each page is applied and the cursor moved in one transaction (edge.replication.a
 cursor survives restarts and a page is never half applied. Repair, never a silent skip
 (PROTOCOL.md): when the first item is not cursor+1, a seq repeats or jumps, the head is behind the
 cursor (the hub was restored) or an own_event names an event this box does not hold, the repair
-is audited ("feed_repair"), the cursor goes back to 0 and the whole feed is read again.
+is audited ("feed_repair"), the cursor goes back to 0 and the whole feed is read again, with the
+box's own events whole (a box restored from an old backup gets back what it made since).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge import syncstate
+from edge.backup import recover_marks
 from edge.box import Box
 from edge.replication import apply_feed, missing_events, reset_feed
 from sync.client.errors import SyncClientError
@@ -74,9 +76,9 @@ def pull_feed(
     db = box.db()
     while not should_stop():
         cursor = int(syncstate.get(db, CURSOR_KEY, 0))
-        response = transport.request(
-            "GET", f"/sync/v1/communes/{commune_code}/feed", query={"after": cursor, "limit": limit}
-        )
+        # After a repair the box's own events come whole: a restored box gets back those it lost.
+        query: dict[str, str | int] = {"after": cursor, "limit": limit, **({"own": "full"} if result.repairs else {})}
+        response = transport.request("GET", f"/sync/v1/communes/{commune_code}/feed", query=query)
         items, head, problem = check_page(response.json(), cursor, commune_code)
         result.head = head
         if problem is None and not result.repairs:
@@ -106,4 +108,6 @@ def pull_feed(
         result.cursor = items[-1]["seq"]
         if result.cursor >= head:
             break
+    if result.repairs and result.applied:
+        recover_marks(box, why="feed_repair")  # numbers the events brought back hold are not issued again
     return result

@@ -204,8 +204,14 @@ def _event_bodies(db: HubDB, event_ids: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def read_feed(db: HubDB, commune_code: str, after: int, limit: int, box_id: str | None) -> dict[str, Any]:
-    """Return a page of a commune's feed after a cursor; the asking box's own events come as stubs."""
+def read_feed(
+    db: HubDB, commune_code: str, after: int, limit: int, box_id: str | None, *, own_bodies: bool = False
+) -> dict[str, Any]:
+    """Return a page of a commune's feed after a cursor; the asking box's own events come as stubs.
+
+    With own_bodies (a box restored from a backup repairs its feed) its own events come whole.
+    """
+    box_id = None if own_bodies else box_id
     limit = max(1, min(limit, MAX_FEED_LIMIT))
     head = int(db.scalar("SELECT feed_seq FROM communes WHERE commune_code = ?", [commune_code]) or 0)
     # Rows at or below the head read first are all committed (see the module docstring).

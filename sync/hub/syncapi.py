@@ -254,7 +254,10 @@ def feed(commune_code: str) -> Response:
     check_commune_code(commune_code)
     after = _query_int("after", 0, 0, 10**15)
     limit = _query_int("limit", DEFAULT_FEED_LIMIT, 1, MAX_FEED_LIMIT)
-    return jsonify(read_feed(hub_context().db, commune_code, after, limit, key.box_id))
+    own = request.args.get("own", "stub")
+    if own not in ("stub", "full"):
+        raise _invalid("own", "own phải là stub hoặc full", "own must be stub or full")
+    return jsonify(read_feed(hub_context().db, commune_code, after, limit, key.box_id, own_bodies=own == "full"))
 
 
 def _moment(data: dict[str, Any], name: str) -> datetime:
