@@ -26,7 +26,7 @@ LOG_DIR = "logs"
 LOG_FILE = "motcua.log"
 MASK = "***"
 _SECRET_WORDS = re.compile(
-    r"(?i)(bearer\s+|(?:password|passwd|secret|token|signature|authorization)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;]+"
+    r"(?i)(bearer\s+|(?:password|passwd|secret|token|signature|authorization)[\"']?\s*[=:]\s*[\"']?(?:(?:bearer|basic)\s+)?)[^\s\"'&,;]+"
 )
 _AGO = re.compile(r"^(\d+)\s*(second|sec|s|minute|min|m|hour|h|day|d|week|w)s?\s+ago$")
 _UNITS = {"s": "seconds", "sec": "seconds", "second": "seconds", "m": "minutes", "min": "minutes",

@@ -68,6 +68,7 @@ def serve(box: Box, host: str, port: int, banner: str = "") -> None:
     # A single listen address gives a server that knows the port it bound (port 0 = any free one).
     actual = getattr(server, "effective_port", port)
     print(f"Máy “{box.settings.name}” đang chạy tại http://{host}:{actual}/ {banner}".rstrip(), flush=True)
+    log.info("web service listening on http://%s:%s/", host, actual)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         stop_streams()
@@ -81,6 +82,7 @@ def serve(box: Box, host: str, port: int, banner: str = "") -> None:
         server.run()
     finally:
         sdnotify.notify("STOPPING=1")
+        log.info("web service stopping")
         if watchdog is not None:
             watchdog.stop()
         stopping.set()

@@ -145,6 +145,7 @@ def run_worker(
     cycles = 0
     trigger.fire("khởi động")
     out(f"{iso(box.now())} Dịch vụ đồng bộ đã chạy: {', '.join(config.hubs)}")
+    log.info("sync worker started: %s", ", ".join(config.hubs))
     try:
         while not stop.is_set():
             trigger.wake.wait()
@@ -162,6 +163,7 @@ def run_worker(
             out(f"{iso(box.now())} ({reason}) {result.summary()}")
     finally:
         sdnotify.notify("STOPPING=1")
+        log.info("sync worker stopping after %d cycles", cycles)
         if watchdog is not None:
             watchdog.stop()
         scheduler.shutdown(wait=True)

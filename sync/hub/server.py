@@ -51,6 +51,7 @@ def serve_hub(settings: HubSettings, host: str | None = None, port: int | None =
     server = create_server(app, host=host, port=port, threads=THREADS, ident="motcua-hub")
     actual = getattr(server, "effective_port", port)
     print(f"Máy chủ tỉnh đang chạy tại http://{host}:{actual}", flush=True)
+    log.info("hub listening on http://%s:%s", host, actual)
     stop_forwarder = start_forwarder(ctx)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -67,6 +68,7 @@ def serve_hub(settings: HubSettings, host: str | None = None, port: int | None =
         server.run()
     finally:
         sdnotify.notify("STOPPING=1")
+        log.info("hub stopping")
         if watchdog is not None:
             watchdog.stop()
         if stop_forwarder is not None:
