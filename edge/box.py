@@ -14,9 +14,9 @@ import sqlite_utils
 from edge import audit
 from edge.calendar import TZ, WorkCalendar, WorkingHours
 from edge.config import CONFIG_FILE, DB_FILE, Settings, create_secrets, load_settings, write_settings
-from edge.errors import ConfigError, ValidationError
+from edge.errors import ConfigError, EdgeError, StorageError, ValidationError
 from edge.store.db import AUTOCHECKPOINT_PAGES, connect, write
-from edge.store.migrations import migrate
+from edge.store.migrations import migrate, migrations
 from edge.text import clean_address
 
 Clock = Callable[[], datetime]
@@ -156,7 +156,28 @@ def open_box(data_dir: Path | str | None = None, env: Mapping[str, str] | None =
     settings = load_settings(data_dir, env)
     db = connect(settings.db_path)
     try:
-        migrate(db)
+        upgrade(db)
     finally:
         db.conn.close()
     return Box(settings, clock)
+
+
+def upgrade(db: sqlite_utils.Database) -> None:
+    """Run the pending migrations; one that fails leaves the DB as it was and is named in the error."""
+    try:
+        migrate(db)
+    except EdgeError:
+        raise
+    except Exception as err:
+        # Each migration runs in its own transaction: the failed one rolled back and is still pending.
+        pending = migrations.pending(db)
+        name = pending[0].name if pending else "?"
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise StorageError(
+            f"Không nâng cấp được cơ sở dữ liệu: bước {name} bị lỗi ({reason}). Dữ liệu vẫn giữ nguyên như"
+            " trước khi nâng cấp; báo kỹ thuật viên.",
+            f"The database upgrade failed at migration {name} ({reason}). The data is as it was before the"
+            " upgrade; call a technician.",
+            code="migration_failed",
+            migration=name,
+        ) from err
