@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -28,6 +29,7 @@ from tests.conftest import FakeClock, applicant, dossier_body
 from tests.hubproc import motcua
 
 OFFICER = User("canbo", "officer")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def receive(box: Box, n: int, seed: int = 0) -> list[str]:
@@ -220,3 +222,20 @@ def _run(*args: str, lang: str = "vi") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, env=env, timeout=120
     )
+
+
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None and os.environ.get("CI") != "true", reason="no systemd-analyze"
+)
+def test_the_backup_timer_and_service_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+    motcua_bin = str(Path(sys.executable).with_name("motcua"))
+    for name in ("motcua-backup.service", "motcua-backup.timer"):
+        text = (ROOT / "systemd" / name).read_text(encoding="utf-8")
+        assert name.endswith(".timer") or ("motcua backup --data" in text and "ReadWritePaths=" in text)
+        text = text.replace("User=motcua", f"User={user}").replace("Group=motcua", f"Group={user}")
+        (tmp_path / name).write_text(text.replace("/usr/local/bin/motcua", motcua_bin), encoding="utf-8")
+    paths = [str(tmp_path / "motcua-backup.service"), str(tmp_path / "motcua-backup.timer")]
+    result = subprocess.run(["systemd-analyze", "verify", *paths], capture_output=True, text=True, timeout=60)
+    problems = [line for line in result.stderr.splitlines() if "motcua-" in line]
+    assert result.returncode == 0 and not problems, result.stderr
