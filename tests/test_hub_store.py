@@ -14,6 +14,7 @@ import pytest
 
 from edge.calendar import TZ
 from edge.errors import NotFoundError, ValidationError
+from sync.hub.auth import DBNonceStore, key_for
 from sync.hub.blobs import (
     BlobHashMismatchError,
     BlobSizeError,
@@ -36,6 +37,7 @@ from sync.hub.db import HubDB
 from sync.hub.feed import publish_calendar, publish_catalogue, read_feed
 from sync.hub.ingest import IngestResult, ingest_events
 from sync.hub.records import find_dossier
+from sync.protocol import SyncError, sign, verify
 from tests.hub_support import AGENCY, created_payload, dossier_events, empty_tables, pg_database, wire_event
 
 NOW = "2026-11-25T09:00:00+07:00"
@@ -334,6 +336,46 @@ def test_enrollment_refusals(db: HubDB) -> None:
     assert states == [("active", "1.1"), ("revoked", "1.0")]
     with pytest.raises(NotFoundError):
         revoke_box(db, "box-unknown", MOMENT)
+
+
+def test_a_signed_request_is_checked_against_keys_and_nonces_and_marks_the_box_seen(db: HubDB) -> None:
+    _, code = add_box(db, "00001", "Hộp xã A", now=MOMENT)
+    secret = bytes.fromhex(enroll(db, code, "box-1", "00001", None, "A", "1.0", MOMENT)["secret"])
+    now = int(MOMENT.timestamp())
+
+    def check(headers: dict[str, str], seen: str, body: bytes = b"{}") -> str:
+        try:
+            key = verify(
+                headers, "POST", "/sync/v1/events", None, body,
+                secret_for=lambda box_id: key_for(db, box_id), nonces=DBNonceStore(db, 300, now, seen), now=now,
+            )  # fmt: skip
+        except SyncError as err:
+            return err.code
+        return key.commune_code
+
+    def last_seen() -> str | None:
+        return db.scalar("SELECT last_seen_at FROM boxes WHERE box_id = 'box-1' AND revoked_at IS NULL")
+
+    first = sign(secret, "box-1", "POST", "/sync/v1/events", None, b"{}", now=now, nonce="n" * 22)
+    forged = sign(b"x" * 32, "box-1", "POST", "/sync/v1/events", None, b"{}", now=now, nonce="f" * 22)
+    assert check(forged, "2026-11-25T09:00:01+07:00") == "bad_signature" and last_seen() is None
+    assert check(first, "2026-11-25T09:00:02+07:00") == "00001"
+    assert last_seen() == "2026-11-25T09:00:02+07:00"
+    assert check(first, "2026-11-25T09:00:03+07:00") == "replayed_nonce"
+    assert last_seen() == "2026-11-25T09:00:02+07:00"
+    stale = sign(secret, "box-1", "POST", "/sync/v1/events", None, b"{}", now=now - 301)
+    assert check(stale, "2026-11-25T09:00:04+07:00") == "stale_timestamp"
+    assert check({**first, "X-Motcua-Box": "box-2"}, "2026-11-25T09:00:05+07:00") == "unknown_box"
+    assert check(forged, "2026-11-25T09:00:06+07:00", b"[]") == "body_hash_mismatch"
+    assert last_seen() == "2026-11-25T09:00:02+07:00"
+    assert db.scalar("SELECT count(*) FROM nonces") == 1
+    # The forged request's nonce was not recorded: the box itself may still use it.
+    honest = sign(secret, "box-1", "POST", "/sync/v1/events", None, b"{}", now=now, nonce="f" * 22)
+    assert check(honest, "2026-11-25T09:00:07+07:00") == "00001" and last_seen() == "2026-11-25T09:00:07+07:00"
+    revoke_box(db, "box-1", MOMENT)
+    fresh = sign(secret, "box-1", "POST", "/sync/v1/events", None, b"{}", now=now)
+    assert check(fresh, "2026-11-25T09:00:08+07:00") == "revoked_box"
+    assert db.scalar("SELECT last_seen_at FROM boxes WHERE box_id = 'box-1'") == "2026-11-25T09:00:07+07:00"
 
 
 def test_add_box_validates_its_input(db: HubDB) -> None:

@@ -21,21 +21,38 @@ _last_prune: dict[str, float] = {}
 _prune_lock = threading.Lock()
 
 
-class DBNonceStore:
-    """A NonceStore over the hub's `nonces` table (shared by every hub process)."""
+_ADD_NONCE = "INSERT INTO nonces (box_id, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT (box_id, nonce) DO NOTHING"
+_SEEN = "UPDATE boxes SET last_seen_at = ? WHERE box_id = ? AND revoked_at IS NULL"
+# PostgreSQL: both in one statement (one round trip, one commit); the box is marked seen only if the nonce is new.
+_PG_ADD_NONCE_AND_SEEN = (
+    f"WITH n AS ({_ADD_NONCE} RETURNING 1),"
+    " s AS (UPDATE boxes SET last_seen_at = ? WHERE box_id = ? AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM n))"
+    " SELECT count(*) FROM n"
+)
 
-    def __init__(self, db: HubDB, window: int, now: int) -> None:
+
+class DBNonceStore:
+    """A NonceStore over the hub's `nonces` table (shared by every hub process).
+
+    With `seen_at_iso`, recording a new nonce also records when the box was last seen: the nonce is
+    the last check a request passes, so a box is marked seen only for a request that passed them all.
+    """
+
+    def __init__(self, db: HubDB, window: int, now: int, seen_at_iso: str | None = None) -> None:
         self.db = db
         self.window = window
         self.now = now
+        self.seen_at_iso = seen_at_iso
 
     def seen_or_add(self, box_id: str, nonce: str, timestamp: int) -> bool:
         """Return True when the box used this nonce before; otherwise record it and return False."""
         self._prune()
-        added = self.db.execute(
-            "INSERT INTO nonces (box_id, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT (box_id, nonce) DO NOTHING",
-            [box_id, nonce, timestamp],
-        )
+        if self.seen_at_iso is not None and self.db.kind == "postgresql":
+            added = self.db.scalar(_PG_ADD_NONCE_AND_SEEN, [box_id, nonce, timestamp, self.seen_at_iso, box_id])
+            return not added
+        added = self.db.execute(_ADD_NONCE, [box_id, nonce, timestamp])
+        if added and self.seen_at_iso is not None:
+            self.db.execute(_SEEN, [self.seen_at_iso, box_id])
         return added == 0
 
     def _prune(self) -> None:
@@ -75,21 +92,17 @@ def verify_request(ctx: HubContext) -> BoxKey:
     """Check the current request's signature and return the key of the box that sent it."""
     now = int(ctx.clock())
     window = ctx.settings.signature_window_s
-    key = verify(
+    return verify(
         dict(request.headers),
         request.method,
         signed_path(),
         request.query_string.decode("utf-8", "replace"),
         request.get_data(cache=True),
         secret_for=lambda box_id: key_for(ctx.db, box_id),
-        nonces=DBNonceStore(ctx.db, window, now),
+        nonces=DBNonceStore(ctx.db, window, now, seen_at_iso=ctx.now_iso()),  # also marks the box seen
         now=now,
         window=window,
     )
-    ctx.db.execute(
-        "UPDATE boxes SET last_seen_at = ? WHERE box_id = ? AND revoked_at IS NULL", [ctx.now_iso(), key.box_id]
-    )
-    return key
 
 
 def verified_box() -> BoxKey:
