@@ -6,6 +6,7 @@ in a subprocess for the technician's view.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from edge import audit, backup, cashier, intake
+from edge.attachments import attach, blob_path
 from edge.box import Box, open_box
 from edge.config import Settings
 from edge.errors import EdgeError
@@ -55,7 +57,9 @@ def tree(root: Path) -> dict[str, bytes]:
 def test_a_backup_taken_while_officers_write_restores_whole_and_the_same_box(
     box: Box, box_settings: Settings, tmp_path: Path
 ) -> None:
-    receive(box, 3)
+    codes = receive(box, 3)
+    attach(box, OFFICER, codes[0], io.BytesIO(b"%PDF-1.4 scan"), "scan.pdf", "test")
+    (sha,) = [r[0] for r in box.db().execute("SELECT sha256 FROM blobs")]
     usb = tmp_path / "usb"
     usb.mkdir()
     stop = threading.Event()
@@ -91,6 +95,7 @@ def test_a_backup_taken_while_officers_write_restores_whole_and_the_same_box(
     target = tmp_path / "new"
     backup.restore_backup(made.path, target)
     assert stat.S_IMODE((target / "secrets.toml").stat().st_mode) == 0o600
+    assert blob_path(target / "blobs", sha).read_bytes() == b"%PDF-1.4 scan"
     assert (target / "secrets.toml").read_bytes() == (box_settings.data_dir / "secrets.toml").read_bytes()
     restored = open_box(target)
     db = restored.db()
