@@ -353,7 +353,7 @@ def test_a_signed_request_is_checked_against_keys_and_nonces_and_marks_the_box_s
             return err.code
         return key.commune_code
 
-    def last_seen() -> str | None:
+    def last_seen() -> object:
         return db.scalar("SELECT last_seen_at FROM boxes WHERE box_id = 'box-1' AND revoked_at IS NULL")
 
     first = sign(secret, "box-1", "POST", "/sync/v1/events", None, b"{}", now=now, nonce="n" * 22)
