@@ -149,7 +149,10 @@ def write_hub_settings(settings: HubSettings) -> None:
     for section, keys in _SECTIONS.items():
         lines.append(f"\n[{section}]")
         lines += [f"{k} = {_toml_value(getattr(settings, k))}" for k in keys if getattr(settings, k) is not None]
-    (settings.data_dir / CONFIG_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # 0640 from the start: database_url may carry the PostgreSQL password.
+    fd = os.open(settings.data_dir / CONFIG_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 def init_hub(data_dir: Path | str, database_url: str | None = None) -> HubSettings:

@@ -78,6 +78,7 @@ def refund(payment_id: str) -> Response:
 @bp.post("/payments/<payment_id>/cancel")
 def cancel(payment_id: str) -> Response:
     """Cancel a pending transfer, or (a leader) an approved payment: {reason}."""
+    require(user(), "fees.read")  # a role that may not see payments is refused before its body is judged
     body = _object(("reason",))
     payment = cashier.cancel(box(), payment_id, body.get("reason"), user(), box().now(), opener=_opener())
     return respond(_public(payment))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
@@ -14,9 +14,10 @@ from wtforms.validators import DataRequired, Length
 from edge import audit
 from edge.errors import AuthError, NotFoundError
 from edge.store.db import write
+from edge.throttle import LoginThrottle, ThrottledError
 from edge.users import User, authenticate, get_user
 from ui.i18n import LANGUAGES
-from ui.web.common import box
+from ui.web.common import box, lang
 
 bp = Blueprint("auth", __name__)
 # Routes anyone may open: the login page itself, the language switch, health and static files.
@@ -59,18 +60,35 @@ def guard() -> BaseResponse | None:
     return redirect(url_for("auth.login", next=nxt.rstrip("?")))
 
 
+def _throttle() -> LoginThrottle:
+    """Return the app's sign-in throttle (one per app, on the box's clock)."""
+    found = current_app.extensions.get("login_throttle")
+    if found is None:
+        found = current_app.extensions.setdefault("login_throttle", LoginThrottle(box().now))
+    throttle: LoginThrottle = found
+    return throttle
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | str:
-    """Show the sign-in page and sign in."""
+def login() -> BaseResponse | str | tuple[str, int]:
+    """Show the sign-in page and sign in; too many wrong passwords for a user or an address mean a wait."""
     form = LoginForm()
     error = None
+    status = 200
     if form.validate_on_submit():
+        username, address = form.username.data or "", request.remote_addr or ""
         try:
-            user: User = authenticate(box().db(), form.username.data or "", form.password.data or "")
+            _throttle().check(username, address)
+            user: User = authenticate(box().db(), username, form.password.data or "")
+        except ThrottledError as err:
+            error, status = err.message(lang()), err.status
+            _audit_login(username, ok=False)
         except AuthError:
             error = _("Sai tên đăng nhập hoặc mật khẩu.")
-            _audit_login(form.username.data or "", ok=False)
+            _throttle().failed(username, address)
+            _audit_login(username, ok=False)
         else:
+            _throttle().succeeded(user.username)
             language = session.get("lang")
             session.clear()  # a fresh session on sign-in: no fixation
             if language:
@@ -81,7 +99,8 @@ def login() -> BaseResponse | str:
             return redirect(_safe_next(request.args.get("next")))
     elif form.is_submitted():
         error = _("Nhập tên đăng nhập và mật khẩu.")
-    return render_template("auth/login.html", form=form, error=error, next=request.args.get("next", ""))
+    page = render_template("auth/login.html", form=form, error=error, next=request.args.get("next", ""))
+    return (page, status) if status != 200 else page
 
 
 def _audit_login(username: str, ok: bool) -> None:
