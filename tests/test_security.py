@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import stat
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from edge import intake
 from edge.box import open_box
 from edge.config import Settings
 from edge.throttle import ADDRESS_LIMIT, USER_LIMIT
 from edge.users import User, add_user
+from sync.client.push import encode_pack
+from sync.hub.app import create_hub_app
+from sync.hub.boxes import revoke_box
+from sync.hub.config import init_hub
+from sync.hub.db import HubDB
+from sync.protocol import decode_ack
+from sync.protocol.office import encode_office_batch
 from tests.conftest import PASSWORD, FakeClock, dossier_body
+from tests.hub_support import dossier_events, signed, wire_event
+from tests.test_hub_syncapi import START, _heartbeat, batch
+from tests.test_hub_syncapi import Box as SyncBox
+from tests.test_hub_syncapi import Clock as SyncClock
+from tests.test_hub_syncapi import Hub as SyncHub
+from tests.test_office_sync import rating
 from tests.test_role_matrix import ROUTES
 from ui.app import create_app
 
@@ -267,3 +284,152 @@ def test_secret_files_are_owner_only_from_the_moment_they_exist(tmp_path: Path) 
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     for folder in (tmp_path / "box", tmp_path / "hub"):
         assert stat.S_IMODE(folder.stat().st_mode) & 0o007 == 0, folder
+
+
+# --- the hub refuses every forged, replayed or cross-commune request ------------------------------
+
+SIGNED_TABLES = ("events", "office_events", "blobs", "blob_chunks", "heartbeats")
+
+
+@pytest.fixture
+def sync_hub(tmp_path: Path) -> Iterator[SyncHub]:
+    settings = init_hub(tmp_path / "hub")
+    db = HubDB(settings.database_url)
+    app = create_hub_app(settings, db, SyncClock())
+    yield SyncHub(settings, db, SyncClock(), app, app.test_client())
+    db.close()
+
+
+def signed_requests(box: SyncBox) -> dict[str, tuple[str, str, bytes, str | None]]:
+    """One well-formed request per signed endpoint: method, path, body, query (each call makes fresh ids)."""
+    scan = os.urandom(64)
+    sha = hashlib.sha256(scan).hexdigest()
+    office = encode_office_batch(
+        [rating()], box_id=box.box_id, commune_code=box.commune_code, batch_id=str(uuid.uuid4())
+    )
+    return {
+        "events": ("POST", "/sync/v1/events", batch(box, dossier_events(1)), None),
+        "office-events": ("POST", "/sync/v1/office-events", office, None),
+        "blob head": ("HEAD", f"/sync/v1/blobs/{sha}", b"", None),
+        "blob put": ("PUT", f"/sync/v1/blobs/{sha}", scan, f"offset=0&size={len(scan)}"),
+        "blobs status": ("POST", "/sync/v1/blobs/status", json.dumps({"sha256": [sha]}).encode(), None),
+        "blobs pack": ("POST", "/sync/v1/blobs/pack", encode_pack([(sha, scan)]), None),
+        "feed": ("GET", f"/sync/v1/communes/{box.commune_code}/feed", b"", "after=0"),
+        "heartbeat": ("POST", "/sync/v1/heartbeat", _heartbeat("2026-11-25T16:46:00+07:00"), None),
+    }
+
+
+def refused(hub: SyncHub, answer: TestResponse, method: str) -> tuple[int, str]:
+    if method == "HEAD":  # no body to carry the code
+        return answer.status_code, ""
+    body = answer.json or {}
+    assert body.get("message") and body.get("message_en"), body
+    return answer.status_code, body["code"]
+
+
+def test_the_hub_refuses_every_forged_replayed_or_cross_commune_request(sync_hub: SyncHub) -> None:
+    hub = sync_hub
+    box, other = hub.enroll("00001"), hub.enroll("00002")
+    stranger = SyncBox(str(uuid.uuid4()), "00001", os.urandom(32))
+    forger = SyncBox(box.box_id, box.commune_code, os.urandom(32))  # knows the box id, not its secret
+    now = int(START)
+    wrong: list[str] = []
+
+    def expect(
+        name: str, fault: str, answer: TestResponse, method: str, want: tuple[int, str], before: list[int]
+    ) -> None:
+        got = refused(hub, answer, method)
+        want = (want[0], "") if method == "HEAD" else want
+        after = [hub.count(t) for t in SIGNED_TABLES]
+        if got != want or after != before:
+            wrong.append(f"{name}: {fault}: got {got}, want {want}; stored {before} → {after}")
+
+    def send(headers: dict[str, str], req: tuple[str, str, bytes, str | None]) -> TestResponse:
+        method, path, body, query = req
+        return hub.client.open(path + (f"?{query}" if query else ""), method=method, data=body, headers=headers)
+
+    for name in signed_requests(box):
+        req = signed_requests(box)[name]
+        method, path, body, query = req
+        faults: list[tuple[str, dict[str, str], tuple[int, str]]] = [
+            ("no signature", {}, (401, "bad_request_signature_headers")),
+            (
+                "another secret",
+                signed(forger.secret, box.box_id, method, path, body, query, now=now),
+                (401, "bad_signature"),
+            ),
+            (
+                "unknown box",
+                signed(stranger.secret, stranger.box_id, method, path, body, query, now=now),
+                (401, "unknown_box"),
+            ),
+            (
+                "another body",
+                signed(box.secret, box.box_id, method, path, body + b"x", query, now=now),
+                (401, "body_hash_mismatch"),
+            ),
+            (
+                "another query",
+                signed(box.secret, box.box_id, method, path, body, "after=9", now=now),
+                (401, "bad_signature"),
+            ),
+            (
+                "another path",
+                signed(box.secret, box.box_id, method, path + "x", body, query, now=now),
+                (401, "bad_signature"),
+            ),
+            (
+                "another method",
+                signed(box.secret, box.box_id, "PATCH", path, body, query, now=now),
+                (401, "bad_signature"),
+            ),
+            (
+                "old timestamp",
+                signed(box.secret, box.box_id, method, path, body, query, now=now - 301),
+                (401, "stale_timestamp"),
+            ),
+            (
+                "future timestamp",
+                signed(box.secret, box.box_id, method, path, body, query, now=now + 301),
+                (401, "stale_timestamp"),
+            ),
+        ]
+        for fault, headers, want in faults:
+            before = [hub.count(t) for t in SIGNED_TABLES]
+            expect(name, fault, send(headers, req), method, want, before)
+        good = signed(box.secret, box.box_id, method, path, body, query, now=now)
+        first = send(good, req)
+        if first.status_code != 200:
+            wrong.append(f"{name}: the well-signed request got {first.status_code}")
+        before = [hub.count(t) for t in SIGNED_TABLES]
+        expect(name, "replayed nonce", send(good, req), method, (401, "replayed_nonce"), before)
+
+    cross = {  # a box of commune 00002 reaching for 00001's data, or speaking for another box
+        "feed of another commune": ("GET", "/sync/v1/communes/00001/feed", b"", None, (403, "wrong_commune")),
+        "office batch of another commune": (
+            "POST", "/sync/v1/office-events",
+            encode_office_batch([rating()], box_id=other.box_id, commune_code="00001", batch_id=str(uuid.uuid4())),
+            None, (403, "wrong_commune"),
+        ),
+        "office batch of another box": (
+            "POST", "/sync/v1/office-events",
+            encode_office_batch([rating()], box_id=box.box_id, commune_code="00002", batch_id=str(uuid.uuid4())),
+            None, (403, "wrong_box"),
+        ),
+        "event batch of another box": ("POST", "/sync/v1/events", batch(box, dossier_events(1)), None, (403, "wrong_box")),
+    }  # fmt: skip
+    for fault, (method, path, body, query, want) in cross.items():
+        before = [hub.count(t) for t in SIGNED_TABLES]
+        answer = hub.call(other, method, path, body, query)
+        expect("cross-commune", fault, answer, method, want, before)
+    held = dossier_events(1)
+    hub.call(box, "POST", "/sync/v1/events", batch(box, held))
+    intruder = wire_event(held[0]["dossier_id"], "withdrawn", {"reason": "x"}, hlc="001790000000005.000000")
+    ack = decode_ack(hub.call(other, "POST", "/sync/v1/events", batch(other, [intruder])).data)
+    assert [(r.event_id, r.code) for r in ack.rejected] == [(intruder["event_id"], "wrong_commune")]
+
+    revoke_box(hub.db, box.box_id)
+    for name, (method, path, body, query) in signed_requests(box).items():
+        before = [hub.count(t) for t in SIGNED_TABLES]
+        expect(name, "revoked box", hub.call(box, method, path, body, query), method, (403, "revoked_box"), before)
+    assert wrong == [], "\n".join(wrong)
