@@ -80,7 +80,7 @@ def test_enrolled_box_with_a_reachable_hub_is_all_ok(box_settings: Settings, hub
     # A box clock ten minutes fast: the signed request still goes through (corrected), the clock warns.
     checks = by_name(run_doctor(box_settings.data_dir, clock=lambda: time.time() + 600))
     assert checks[f"hub:{hub.url}"].status == "ok"
-    assert checks["clock"].status == "warn" and "nhanh 600 giây" in checks["clock"].vi.replace("599", "600")
+    assert checks["clock"].status == "warn" and re.search(r"nhanh (599|600|601) giây", checks["clock"].vi)
     assert "timedatectl" in checks["clock"].hint_vi
 
 
