@@ -3,7 +3,7 @@
 A call is one transaction that first holds the commune's row. That serialises writers of one
 commune (their feed numbers follow commit order, and two batches carrying the same event cannot
 both think it new) while other communes go on in parallel. Every step is batched: one query for
-the ids already held, one for the dossiers' communes, one insert for the events, one for the feed
+the ids already held and the dossiers' communes, one insert for the events, one for the feed
 rows, one read of the touched dossiers' events, one upsert of their projections.
 """
 
@@ -115,15 +115,26 @@ def _parse(events: Sequence[Event | object]) -> tuple[list[Event], list[Rejectio
     return good, rejected
 
 
-def _held(db: HubDB, ids: list[str]) -> dict[str, str]:
-    """Return {event_id: digest} for the ids the hub already holds."""
-    return dict(select_in(db, "SELECT event_id, digest FROM events WHERE event_id", ids))
+# PostgreSQL: both lookups of _held_and_known in one round trip (a dossier row's version is never NULL).
+_PG_HELD_AND_KNOWN = (
+    "SELECT event_id, digest, NULL::bigint, NULL FROM events WHERE event_id = ANY(%b::text[])"
+    " UNION ALL SELECT dossier_id, commune_code, version, code FROM dossiers WHERE dossier_id = ANY(%b::text[])"
+)
 
 
-def _dossiers(db: HubDB, ids: list[str]) -> dict[str, tuple[str, int, str | None]]:
-    """Return {dossier_id: (commune_code, version, code)} for the dossiers the hub knows."""
-    rows = select_in(db, "SELECT dossier_id, commune_code, version, code FROM dossiers WHERE dossier_id", ids)
-    return {r[0]: (r[1], int(r[2]), r[3]) for r in rows}
+def _held_and_known(
+    db: HubDB, event_ids: list[str], dossier_ids: list[str]
+) -> tuple[dict[str, str], dict[str, tuple[str, int, str | None]]]:
+    """Return {event_id: digest} for the ids the hub already holds, and {dossier_id: (commune_code,
+    version, code)} for the dossiers it knows."""
+    if db.kind == "postgresql":
+        rows = db.query(_PG_HELD_AND_KNOWN, [event_ids, dossier_ids]) if event_ids else []
+        held = {r[0]: r[1] for r in rows if r[2] is None}
+        known = {r[0]: (r[1], int(r[2]), r[3]) for r in rows if r[2] is not None}
+        return held, known
+    held = dict(select_in(db, "SELECT event_id, digest FROM events WHERE event_id", event_ids))
+    rows = select_in(db, "SELECT dossier_id, commune_code, version, code FROM dossiers WHERE dossier_id", dossier_ids)
+    return held, {r[0]: (r[1], int(r[2]), r[3]) for r in rows}
 
 
 def _events_of(db: HubDB, dossier_ids: list[str]) -> dict[str, list[Event]]:
@@ -152,8 +163,11 @@ def _wrong_commune(event: Event, owner: str) -> Rejection:
 def _classify(
     db: HubDB, events: list[Event], commune_code: str
 ) -> tuple[list[_Incoming], list[str], list[Rejection], dict[str, tuple[str, int, str | None]]]:
-    """Split parsed events into new ones, already held, and refused; return the known dossiers too."""
-    held = _held(db, [e.event_id for e in events])
+    """Split parsed events into new ones, already held, and refused; return the known dossiers too.
+
+    The known dossiers are those of every event in the call (a superset of what the new ones need).
+    """
+    held, known = _held_and_known(db, [e.event_id for e in events], sorted({e.dossier_id for e in events}))
     fresh: list[_Incoming] = []
     already: list[str] = []
     rejected: list[Rejection] = []
@@ -165,7 +179,6 @@ def _classify(
             already.append(event_id)
         else:
             rejected.append(Rejection(event_id, "event_id_conflict", "The hub holds another event with this event_id."))
-    known = _dossiers(db, sorted({i.event.dossier_id for i in fresh}))
     storable: list[_Incoming] = []
     for item in fresh:
         owner = known.get(item.event.dossier_id, (commune_code,))[0]
