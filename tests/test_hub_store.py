@@ -102,6 +102,28 @@ def test_ingest_stores_folds_and_queues_forwarding(db: HubDB) -> None:
     assert db.scalar("SELECT wanted_version FROM forwards") == 2
 
 
+@pytest.mark.parametrize("box", ["box-a", None])
+def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(db: HubDB, box: str | None) -> None:
+    events = dossier_events(1, extra=1)
+    events[1]["actor"] = "cán\tbộ\n1\\\r\\N"
+    events[1]["origin"] = "\\."
+    events[1]["payload"] = {"text": 'dòng 1\ndòng 2\t"trích dẫn" \\ \\N', "tab\tkey": None}
+    assert ingest(db, events, box=box).accepted == [e["event_id"] for e in events]
+    assert db.one(
+        "SELECT actor, origin, payload, from_box FROM events WHERE event_id = ?", [events[1]["event_id"]]
+    ) == (
+        "cán\tbộ\n1\\\r\\N",
+        "\\.",
+        '{"tab\\tkey":null,"text":"dòng 1\\ndòng 2\\t\\"trích dẫn\\" \\\\ \\\\N"}',
+        box,
+    )
+    assert db.query("SELECT seq, type, event_id, from_box, body FROM feed ORDER BY seq") == [
+        (1, "event", events[0]["event_id"], box, None),
+        (2, "event", events[1]["event_id"], box, None),
+    ]
+    assert ingest(db, events, box=box).already_held == [e["event_id"] for e in events]
+
+
 def test_resend_is_already_held_and_reused_id_is_a_conflict(db: HubDB) -> None:
     events = dossier_events(2)
     ingest(db, events)
