@@ -189,3 +189,57 @@ def test_a_real_serve_is_ready_pings_and_stops_pinging_when_hung(tmp_path: Path,
             if server.poll() is None:
                 server.send_signal(signal.SIGCONT)
             stop_server(server)
+
+
+def _notify_env(path: Path) -> dict[str, str]:
+    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"}
+    env.pop("WATCHDOG_PID", None)
+    return env
+
+
+def _pings_until_stopped(sock: socket.socket, process: subprocess.Popen[str]) -> None:
+    """READY=1, then WATCHDOG=1 while it runs, none while SIGSTOPped, again after SIGCONT."""
+    assert _receive(sock, b"READY=1", 30)
+    assert _receive(sock, b"WATCHDOG=1", 10) and _receive(sock, b"WATCHDOG=1", 5)
+    process.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(0.3)
+        _drain(sock)
+        assert not _receive(sock, b"WATCHDOG=1", 2.5)
+    finally:
+        process.send_signal(signal.SIGCONT)
+    assert _receive(sock, b"WATCHDOG=1", 10)
+
+
+def test_the_sync_worker_and_the_hub_are_ready_and_feed_the_watchdog(tmp_path: Path) -> None:
+    from tests.hubproc import make_box, make_hub, provision
+
+    hub_sock, worker_sock = tmp_path / "hub-notify", tmp_path / "worker-notify"
+    with (
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as for_hub,
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as for_worker,
+    ):
+        for sock, path in ((for_hub, hub_sock), (for_worker, worker_sock)):
+            sock.bind(str(path))
+            sock.settimeout(0.2)
+        hub = make_hub(tmp_path / "hub")
+        hub.env = {"NOTIFY_SOCKET": str(hub_sock), "WATCHDOG_USEC": "1000000"}
+        hub.start()
+        worker: subprocess.Popen[str] | None = None
+        try:
+            assert hub.process is not None
+            _pings_until_stopped(for_hub, hub.process)
+            settings = make_box(tmp_path)
+            provision(settings, hub.add_box("00001", "UBND xã Thử Nghiệm"), hub.url)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "edge.cli", "sync-worker", "--data", str(settings.data_dir)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env={**_notify_env(worker_sock), "MOTCUA_SYNC_CHECK_S": "0.2"},
+            )
+            _pings_until_stopped(for_worker, worker)
+        finally:
+            if worker is not None:
+                stop_server(worker)
+            hub.stop()
