@@ -8,7 +8,8 @@ payment. At random moments one fault is injected:
 - kill -9 of the web service, of the sync worker or of the hub (then it is restarted);
 - a power cut: the web service and the worker are stopped with SIGSTOP, the box's DB files (db,
   -wal, -shm) are copied as they are on disk at that moment, both are SIGKILLed, and the copy must
-  open, pass `PRAGMA integrity_check` and hold every dossier whose 201 (its receipt) had been sent.
+  open, pass `PRAGMA integrity_check` and hold every dossier and payment whose 201 (its receipt) had
+  been sent.
 
 After every fault both DB files pass `PRAGMA integrity_check`. At the end the box syncs until nothing
 is left to send and every item the officers got a 201 for is looked for: dossiers, scans (blob
@@ -325,7 +326,10 @@ class Office:
 
 
 def power_cut(office: Office, ledger: Ledger, copy_dir: Path) -> list[str]:
-    """Stop the box's processes, copy its DB files as they are on disk, kill them; return what the copy lacks."""
+    """Stop the box's processes, copy its files as they are on disk, kill them; return what the copy lacks.
+
+    What the copy must hold: every dossier and every payment the officers got a 201 (a receipt) for.
+    """
     office.web.signal(signal.SIGSTOP)
     office.worker.signal(signal.SIGSTOP)
     shutil.rmtree(copy_dir, ignore_errors=True)
@@ -334,10 +338,10 @@ def power_cut(office: Office, ledger: Ledger, copy_dir: Path) -> list[str]:
     office.worker.kill()
     time.sleep(0.3)  # answers already in the sockets' buffers reach the officers
     with ledger.lock:
-        promised = set(ledger.dossiers.values())
+        promised = set(ledger.dossiers.values()) | set(ledger.payments)
     box = open_box(copy_dir)  # the box opens (its start runs no migration)
     try:
-        held = {c for (c,) in box.db().execute("SELECT code FROM dossiers")}
+        held = {c for (c,) in box.db().execute("SELECT code FROM dossiers UNION ALL SELECT id FROM fee_payments")}
     finally:
         box.close()
     return sorted(promised - held)
@@ -367,7 +371,7 @@ def run_office(rounds: int, seed: int, root: Path, officers: int = 2) -> tuple[R
             report.faults[kind] += 1
             if kind == "power":
                 missing = power_cut(office, ledger, root / "power-cut-copy")
-                report.lost["dossier (power cut copy)"] += len(missing)
+                report.lost["receipt (power cut copy)"] += len(missing)
                 if not integrity(root / "power-cut-copy" / office.settings.db_path.name):
                     report.integrity_failures += 1
                 victims = [office.web, office.worker]

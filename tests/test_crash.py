@@ -3,7 +3,8 @@
 A real child process receives dossiers in a tight loop and is killed with SIGKILL at a random
 moment; a real `motcua serve` is killed while HTTP clients post. After each kill the box must be
 whole: the file intact, every dossier with its event, search entry and audit entry, every code
-that was promised to somebody present, and the next code a fresh one.
+that was promised to somebody present, and the next code a fresh one. A power cut is a process
+stopped with SIGSTOP whose DB files are copied as they are on disk before it is killed.
 """
 
 from __future__ import annotations

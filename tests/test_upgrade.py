@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import sqlite_utils
 
 from edge import __version__, intake
@@ -22,8 +23,8 @@ from edge.cli import main
 from edge.config import Settings
 from edge.errors import StorageError
 from edge.store.migrations import latest_version, migrations, schema_version
-from edge.users import User
-from tests.conftest import dossier_body
+from edge.users import User, create_token
+from tests.conftest import dossier_body, read_url, stop_server
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -169,3 +170,47 @@ def test_motcua_version_shows_the_app_and_schema_versions(box_settings: Settings
         [sys.executable, "-m", "edge.cli", "version"], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert bare.returncode == 0 and "box schema" not in bare.stdout and f"motcua {__version__}" in bare.stdout
+
+
+# A newer wheel: the same code plus one more migration, started the way systemd starts it.
+NEWER = """
+import sys
+from edge.store.migrations import migrations
+
+@migrations(name="9994_newer_wheel")
+def newer(db):
+    db.execute("CREATE TABLE newer_wheel (dossiers INTEGER)")
+    db.execute("INSERT INTO newer_wheel SELECT count(*) FROM dossiers")
+
+from edge.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_a_newer_version_migrates_at_start_and_keeps_the_data(box_settings: Settings, officer: User) -> None:
+    box = open_box(box_settings.data_dir)
+    held = intake.receive_dossier(box, officer, dossier_body())["code"]
+    token = create_token(box.db(), "canbo")
+    box.close()
+    data = str(box_settings.data_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-c", NEWER, "serve", "--data", data, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = read_url(process)
+        with requests.get(
+            f"{url}/api/v1/dossiers/{held}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ) as resp:
+            assert resp.status_code == 200, resp.text
+    finally:
+        stop_server(process)
+    conn = sqlite3.connect(box_settings.db_path)
+    assert conn.execute("SELECT dossiers FROM newer_wheel").fetchall() == [(1,)]
+    conn.close()
+    done = subprocess.run(
+        [sys.executable, "-c", NEWER, "version", "--data", data], capture_output=True, text=True, timeout=60
+    )
+    assert f"box schema {latest_version() + 1}" in done.stdout.splitlines(), done.stdout + done.stderr
