@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.calendar import TZ
 from edge.errors import NotFoundError, ValidationError
@@ -33,6 +36,7 @@ from sync.hub.boxes import (
     list_boxes,
     revoke_box,
 )
+from sync.hub.bulk import dumps
 from sync.hub.db import HubDB
 from sync.hub.feed import publish_calendar, publish_catalogue, read_feed
 from sync.hub.ingest import IngestResult, ingest_events
@@ -488,3 +492,45 @@ def test_the_event_digest_format_is_stable() -> None:
     fields = (event.event_id, event.dossier_id, event.kind, event.actor, event.origin, event.wall_time, event.hlc)
     text = "".join(f"{len(f)}:{f}" for f in fields) + '{"by":"cán bộ","text":"Đã nhận đủ giấy tờ"}'
     assert _incoming(event).digest == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)
+_JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(_TEXT, inner, max_size=4)
+        | st.dictionaries(st.integers(0, 3), inner, min_size=1, max_size=2)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_JSONISH)
+def test_stored_json_is_exactly_what_json_dumps_writes(data: Any) -> None:
+    """The stored text is hashed into event digests: whichever encoder writes it, it never changes."""
+    try:
+        expected: object = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    except TypeError:
+        expected = TypeError
+    try:
+        got: object = dumps(data)
+    except TypeError:
+        got = TypeError
+    assert got == expected
+
+
+def test_stored_json_keeps_json_dumps_numbers_and_escapes() -> None:
+    for payload in (
+        {"ó": 1e-05, "a": [1e16, 0.1, 5.0]},
+        {"a": [2**64, -(2**63) - 1]},
+        {"\x1f\u2028": '\x00\x7f"\\', "b": "\ud800"},
+    ):
+        assert dumps(payload) == json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert dumps({"z": [None, True], "đ": {"b": 1, "a": ""}}) == '{"z":[null,true],"đ":{"a":"","b":1}}'

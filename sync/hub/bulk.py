@@ -11,6 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from sync.hub.db import HubDB
 
 SQLITE_CHUNK = 500  # well under SQLite's limit on bound parameters
@@ -23,8 +25,43 @@ _ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
 )
 
 
+_PLAIN_MAX_NODES = 100_000
+
+
+def _plain(data: Any) -> bool:
+    """Return whether data is made of dicts, lists, str, int, bool and None alone (no float, no other type).
+
+    orjson writes those exactly as json.dumps does (sorted keys, same escapes), but not floats (0.00001
+    where json writes 1e-05), so a value holding anything else goes to json. Stops on a cycle.
+    """
+    stack = [data]
+    nodes = 0
+    while stack:
+        value = stack.pop()
+        kind = value.__class__
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif kind is not str and kind is not int and kind is not bool and value is not None:
+            return False
+        nodes += 1
+        if nodes > _PLAIN_MAX_NODES:
+            return False
+    return True
+
+
 def dumps(data: Any) -> str:
-    """Return compact UTF-8 JSON with sorted keys (the form stored in the hub's text columns)."""
+    """Return compact UTF-8 JSON with sorted keys (the form stored in the hub's text columns).
+
+    The text must never change (event digests are computed over it): orjson writes it when it gives
+    the same text as json.dumps, which does it otherwise.
+    """
+    if _plain(data):
+        try:
+            return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError:  # a key that is not text, an int over 64 bits, a lone surrogate, deep nesting
+            pass
     if _ENCODE is None:  # an interpreter without the C accelerator
         return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return "".join(_ENCODE(data, 0))
