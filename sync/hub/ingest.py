@@ -14,9 +14,9 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from edge.errors import ValidationError
+from edge.errors import NotFoundError, ValidationError
 from edge.events import Event, event_from_wire
 from edge.lifecycle import fold
 from sync.hub.bulk import dumps, insert_many, select_in
@@ -36,7 +36,8 @@ _DOSSIER_UPSERT = (
     " version = excluded.version WHERE dossiers.commune_code = excluded.commune_code"
 )
 # One statement on PostgreSQL: drop codes other dossiers hold, upsert, then mark the upserted rows
-# that have a code for forwarding (a row the commune check skipped is not returned, so not marked).
+# that have a code for forwarding (a row the commune check skipped is not returned, so not marked);
+# append the stored events to the commune's feed after the head the caller holds, and move the head.
 _PG_UPSERT = (
     "WITH v (dossier_id, commune_code, code, status, conflict, updated_at, version) AS"
     " (SELECT * FROM unnest({arrays})),"
@@ -44,10 +45,23 @@ _PG_UPSERT = (
     " SELECT v.dossier_id, v.commune_code, CASE WHEN EXISTS (SELECT 1 FROM dossiers o"
     " WHERE o.code = v.code AND o.dossier_id <> v.dossier_id) THEN NULL ELSE v.code END,"
     f" v.status, v.conflict, v.updated_at, v.version FROM v {_DOSSIER_UPSERT}"
-    " RETURNING dossier_id, code, version)"
-    " INSERT INTO forwards (dossier_id, code, wanted_version) SELECT * FROM up WHERE code IS NOT NULL"
-    " ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, wanted_version = excluded.wanted_version"
+    " RETURNING dossier_id, code, version),"
+    " fw AS (INSERT INTO forwards (dossier_id, code, wanted_version) SELECT * FROM up WHERE code IS NOT NULL"
+    " ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, wanted_version = excluded.wanted_version),"
+    " f AS (INSERT INTO feed (commune_code, seq, type, event_id, from_box, body, created_at)"
+    " SELECT ?, ?::bigint + u.n, 'event', u.id, ?::text, NULL, ? FROM unnest(%b::text[]) WITH ORDINALITY AS u (id, n))"
+    " UPDATE communes SET feed_seq = ? WHERE commune_code = ?"
 )
+
+
+class _Feed(NamedTuple):
+    """The feed rows one call appends: its stored events, numbered after the head it holds."""
+
+    commune_code: str
+    head: int
+    event_ids: list[str]
+    from_box: str | None
+    now_iso: str
 
 
 @dataclass(frozen=True)
@@ -195,8 +209,9 @@ def _refold(
     known: dict[str, tuple[str, int, str | None]],
     commune_code: str,
     now_iso: str,
+    feed: _Feed,
 ) -> None:
-    """Refold each touched dossier from all its events; upsert its row and forward marker.
+    """Refold each touched dossier from all its events; upsert its row and forward marker; append the feed.
 
     The row keeps what the hub searches and counts by (code, status, conflict, version); the
     whole state is folded again when someone reads the dossier (records.find_dossier).
@@ -231,18 +246,27 @@ def _refold(
                 known[dossier_id][1] + 1 if dossier_id in known else 1,
             )
         )
-    _upsert_dossiers(db, projections)
+    _upsert_dossiers(db, projections, feed)
 
 
-def _upsert_dossiers(db: HubDB, projections: list[tuple[Any, ...]]) -> None:
-    """Upsert the dossiers' rows (codes already checked, see _refold) and their forward markers.
+def _upsert_dossiers(db: HubDB, projections: list[tuple[Any, ...]], feed: _Feed) -> None:
+    """Upsert the dossiers' rows (codes already checked, see _refold) and their forward markers; append the feed.
 
     On PostgreSQL this is one statement that also leaves out a code another dossier holds.
     """
     if db.kind == "postgresql":
         arrays = ", ".join(f"%b::{kind}[]" for _, kind in _DOSSIER_COLUMNS)
-        db.execute(_PG_UPSERT.format(arrays=arrays), [[row[i] for row in projections] for i in range(7)])
+        db.execute(
+            _PG_UPSERT.format(arrays=arrays),
+            [
+                *([row[i] for row in projections] for i in range(7)),
+                feed.commune_code, feed.head, feed.from_box, feed.now_iso, feed.event_ids,
+                feed.head + len(feed.event_ids), feed.commune_code,
+            ],
+        )  # fmt: skip
         return
+    rows: list[FeedRow] = [("event", event_id, feed.from_box, None) for event_id in feed.event_ids]
+    append_items(db, feed.commune_code, rows, feed.now_iso, feed.head)
     insert_many(db, "dossiers", _DOSSIER_COLUMNS, projections, _DOSSIER_UPSERT)
     insert_many(
         db,
@@ -269,6 +293,8 @@ def ingest_events(
         if head is None:
             ensure_commune(db, commune_code, now_iso)
             head = lock_head(db, commune_code)
+        if head is None:  # as append_items says it: the commune vanished after ensure_commune
+            raise NotFoundError(f"Không có xã {commune_code}.", f"No commune {commune_code}.", code="unknown_commune")
         storable, already, refused, known = _classify(db, parsed, commune_code)
         if storable:
             insert_many(
@@ -277,9 +303,8 @@ def ingest_events(
                 [(name, "text") for name in (*_EVENT_COLUMNS.split(", "), *_STORE_COLUMNS)],
                 [(*_wire_row(i), commune_code, from_box, now_iso, i.digest) for i in storable],
             )
-            rows: list[FeedRow] = [("event", i.event.event_id, from_box, None) for i in storable]
-            append_items(db, commune_code, rows, now_iso, head)
-            _refold(db, storable, known, commune_code, now_iso)
+            feed = _Feed(commune_code, head, [i.event.event_id for i in storable], from_box, now_iso)
+            _refold(db, storable, known, commune_code, now_iso, feed)
     return IngestResult(
         accepted=[i.event.event_id for i in storable], already_held=already, rejected=[*rejected, *refused]
     )
