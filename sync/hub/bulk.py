@@ -25,7 +25,7 @@ _ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
 )
 
 
-_PLAIN_MAX_NODES = 100_000
+_PLAIN_MAX_CONTAINERS = 100_000
 
 
 def _plain(data: Any) -> bool:
@@ -34,20 +34,23 @@ def _plain(data: Any) -> bool:
     orjson writes those exactly as json.dumps does (sorted keys, same escapes), but not floats (0.00001
     where json writes 1e-05), so a value holding anything else goes to json. Stops on a cycle.
     """
+    kind = data.__class__
+    if kind is not dict and kind is not list:
+        return kind is str or kind is int or kind is bool or data is None
     stack = [data]
-    nodes = 0
+    containers = 0
     while stack:
         value = stack.pop()
-        kind = value.__class__
-        if kind is dict:
-            stack.extend(value.values())
-        elif kind is list:
-            stack.extend(value)
-        elif kind is not str and kind is not int and kind is not bool and value is not None:
-            return False
-        nodes += 1
-        if nodes > _PLAIN_MAX_NODES:
-            return False
+        for item in value.values() if value.__class__ is dict else value:
+            kind = item.__class__
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if kind is not dict and kind is not list:
+                return False
+            stack.append(item)
+            containers += 1
+            if containers > _PLAIN_MAX_CONTAINERS:
+                return False
     return True
 
 
