@@ -36,7 +36,7 @@ from sync.hub.boxes import (
     list_boxes,
     revoke_box,
 )
-from sync.hub.bulk import dumps
+from sync.hub.bulk import dumps, pg_array
 from sync.hub.db import HubDB
 from sync.hub.feed import publish_calendar, publish_catalogue, read_feed
 from sync.hub.ingest import IngestResult, ingest_events
@@ -534,3 +534,21 @@ def test_stored_json_keeps_json_dumps_numbers_and_escapes() -> None:
     ):
         assert dumps(payload) == json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     assert dumps({"z": [None, True], "đ": {"b": 1, "a": ""}}) == '{"z":[null,true],"đ":{"a":"","b":1}}'
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        (["a", "", "NULL", 'say "hi"', "back\\slash\\", "{x,y}", " spaced ", "Nguyễn, Thị", "\t\n"], "text"),
+        (["a", None, "b"], "text"),
+        ([], "text"),
+        ([0, -1, 2**62, None], "bigint"),
+        ([1.5, 2.0], "float8"),
+    ],
+)
+def test_array_literals_reach_postgresql_unchanged(pg_url: str, values: list[Any], kind: str) -> None:
+    db = HubDB(pg_url)
+    try:
+        assert db.scalar(f"SELECT %t::{kind}[]", [pg_array(values)]) == values
+    finally:
+        db.close()

@@ -70,6 +70,31 @@ def dumps(data: Any) -> str:
     return "".join(_ENCODE(data, 0))
 
 
+def pg_array(values: Sequence[Any]) -> str | list[Any]:
+    """Return values as a PostgreSQL array literal ('{"a","b",NULL,3}') for a `%t::type[]` parameter.
+
+    psycopg dumps a list element by element in Python; one string made by join costs a fraction of
+    that, and the server parses it as fast. Text, integers and None only: any other value gives the
+    list back, which psycopg then dumps itself.
+    """
+    if all(value.__class__ is str for value in values):
+        text = '","'.join(values)
+        if "\\" in text or '"' in text:
+            text = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+        return '{"' + text + '"}' if values else "{}"
+    parts: list[str] = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif value.__class__ is int:
+            parts.append(str(value))
+        elif value.__class__ is str:
+            parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            return list(values)
+    return "{" + ",".join(parts) + "}"
+
+
 def marks(count: int) -> str:
     """Return "?, ?, …" with count placeholders."""
     return ", ".join("?" * count)
@@ -80,7 +105,7 @@ def select_in(db: HubDB, query: str, values: Sequence[Any], kind: str = "text") 
     if not values:
         return []
     if db.kind == "postgresql":
-        return db.query(f"{query} = ANY(%b::{kind}[])", [list(values)])  # %b: one binary array
+        return db.query(f"{query} = ANY(%t::{kind}[])", [pg_array(values)])  # one array literal
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(values), SQLITE_CHUNK):
         part = values[i : i + SQLITE_CHUNK]
@@ -110,8 +135,8 @@ def insert_many(
                 for row in rows:
                     copy.write_row(row)
     else:
-        arrays = ", ".join(f"%b::{kind}[]" for _, kind in columns)
-        values = [[row[i] for row in rows] for i in range(len(columns))]
+        arrays = ", ".join(f"%t::{kind}[]" for _, kind in columns)
+        values = [pg_array([row[i] for row in rows]) for i in range(len(columns))]
         db.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}", values)
 
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from edge.errors import NotFoundError, ValidationError
 from edge.events import Event, event_from_wire
 from edge.lifecycle import fold
-from sync.hub.bulk import dumps, insert_many, select_in
+from sync.hub.bulk import dumps, insert_many, pg_array, select_in
 from sync.hub.db import HubDB
 from sync.hub.feed import FeedRow, append_items, ensure_commune, lock_head
 from sync.protocol import Rejection
@@ -49,7 +49,7 @@ _PG_UPSERT = (
     " fw AS (INSERT INTO forwards (dossier_id, code, wanted_version) SELECT * FROM up WHERE code IS NOT NULL"
     " ON CONFLICT (dossier_id) DO UPDATE SET code = excluded.code, wanted_version = excluded.wanted_version),"
     " f AS (INSERT INTO feed (commune_code, seq, type, event_id, from_box, body, created_at)"
-    " SELECT ?, ?::bigint + u.n, 'event', u.id, ?::text, NULL, ? FROM unnest(%b::text[]) WITH ORDINALITY AS u (id, n))"
+    " SELECT ?, ?::bigint + u.n, 'event', u.id, ?::text, NULL, ? FROM unnest(%t::text[]) WITH ORDINALITY AS u (id, n))"
     " UPDATE communes SET feed_seq = ? WHERE commune_code = ?"
 )
 
@@ -131,8 +131,8 @@ def _parse(events: Sequence[Event | object]) -> tuple[list[Event], list[Rejectio
 
 # PostgreSQL: both lookups of _held_and_known in one round trip (a dossier row's version is never NULL).
 _PG_HELD_AND_KNOWN = (
-    "SELECT event_id, digest, NULL::bigint, NULL FROM events WHERE event_id = ANY(%b::text[])"
-    " UNION ALL SELECT dossier_id, commune_code, version, code FROM dossiers WHERE dossier_id = ANY(%b::text[])"
+    "SELECT event_id, digest, NULL::bigint, NULL FROM events WHERE event_id = ANY(%t::text[])"
+    " UNION ALL SELECT dossier_id, commune_code, version, code FROM dossiers WHERE dossier_id = ANY(%t::text[])"
 )
 
 
@@ -142,7 +142,7 @@ def _held_and_known(
     """Return {event_id: digest} for the ids the hub already holds, and {dossier_id: (commune_code,
     version, code)} for the dossiers it knows."""
     if db.kind == "postgresql":
-        rows = db.query(_PG_HELD_AND_KNOWN, [event_ids, dossier_ids]) if event_ids else []
+        rows = db.query(_PG_HELD_AND_KNOWN, [pg_array(event_ids), pg_array(dossier_ids)]) if event_ids else []
         held = {r[0]: r[1] for r in rows if r[2] is None}
         known = {r[0]: (r[1], int(r[2]), r[3]) for r in rows if r[2] is not None}
         return held, known
@@ -255,12 +255,12 @@ def _upsert_dossiers(db: HubDB, projections: list[tuple[Any, ...]], feed: _Feed)
     On PostgreSQL this is one statement that also leaves out a code another dossier holds.
     """
     if db.kind == "postgresql":
-        arrays = ", ".join(f"%b::{kind}[]" for _, kind in _DOSSIER_COLUMNS)
+        arrays = ", ".join(f"%t::{kind}[]" for _, kind in _DOSSIER_COLUMNS)
         db.execute(
             _PG_UPSERT.format(arrays=arrays),
             [
-                *([row[i] for row in projections] for i in range(7)),
-                feed.commune_code, feed.head, feed.from_box, feed.now_iso, feed.event_ids,
+                *(pg_array([row[i] for row in projections]) for i in range(7)),
+                feed.commune_code, feed.head, feed.from_box, feed.now_iso, pg_array(feed.event_ids),
                 feed.head + len(feed.event_ids), feed.commune_code,
             ],
         )  # fmt: skip
