@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -62,6 +63,7 @@ SECRET_FILES = frozenset({SECRETS_FILE, "sync-secret.toml"})
 MARK_FILES = (HIGH_WATER_FILE, "receipts.json")  # edge.codes, edge.cashier
 _PARTIAL = ".partial-"
 _CHUNK = 1 << 20
+_MODE = re.compile(r"[0-7]{3}")
 
 
 class BackupError(EdgeError):
@@ -240,7 +242,8 @@ def verify_backup(source: Path | str) -> dict[str, Any]:
         )
     listed: dict[str, dict[str, Any]] = {}
     for entry in files:
-        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
+        mode = entry.get("mode", "640") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int) or not _MODE.fullmatch(str(mode)):
             raise _refuse("bản kê sai định dạng.", "the manifest is malformed.")
         listed[_safe_path(entry.get("path"))] = entry
     if DB_FILE not in listed or CONFIG_FILE not in listed:

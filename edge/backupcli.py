@@ -82,6 +82,6 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p = command("restore", _restore, "khôi phục máy từ một bản sao lưu (kiểm tra bản kê trước)")
     p.add_argument("--data", required=True, help="thư mục dữ liệu mới")
     p.add_argument("--from", dest="source", required=True, help="thư mục bản sao lưu")
-    p.add_argument("--force", action="store_true", help="ghi đè máy đang có trong thư mục dữ liệu")
+    p.add_argument("--force", action="store_true", help="ghi đè máy đang có (dừng dịch vụ của máy trước)")
     p.add_argument("--marks-from", help="thư mục dữ liệu cũ của máy: giữ các mốc số đã cấp (state/)")
     p.add_argument("--no-sync", action="store_true", help="không đồng bộ với máy chủ tỉnh sau khi khôi phục")

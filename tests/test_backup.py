@@ -118,6 +118,7 @@ def test_a_backup_taken_while_officers_write_restores_whole_and_the_same_box(
         ("newer", "backup_schema_newer"),
         ("no_manifest", "backup_no_manifest"),
         ("escape", "backup_invalid"),
+        ("mode", "backup_invalid"),
     ],
 )
 def test_a_damaged_backup_is_refused_before_anything_is_written(
@@ -141,6 +142,8 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(
     else:
         if damage == "newer":
             manifest["schema_version"] = latest_version() + 1
+        elif damage == "mode":
+            manifest["files"][0]["mode"] = "rwx"
         else:
             manifest["files"].append({"path": "../outside", "size": 0, "sha256": "0" * 64})
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
