@@ -15,6 +15,7 @@ instead of the network (a .pth file), everything else is the installed wheel's.
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import os
 import re
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,10 +94,14 @@ class Walk:
     env: dict[str, str]
     background: list[subprocess.Popen[str]] = field(default_factory=list)
     printed: dict[str, str] = field(default_factory=dict)  # "install-systemd": its output
+    later: dict[str, Callable[[], str]] = field(default_factory=dict)  # values found when first used
     ran: int = 0
     checked: int = 0
 
     def substitute(self, line: str) -> str:
+        for name in PLACEHOLDER.findall(line):
+            if name in self.later and name not in self.values:
+                self.values[name] = self.later[name]()
         missing = sorted({name for name in PLACEHOLDER.findall(line) if name not in self.values})
         assert not missing, f"no value for {missing} in: {line}"
         return PLACEHOLDER.sub(lambda m: self.values[m.group(1)], line)
@@ -253,26 +258,30 @@ def walk(guide: Path, values: dict[str, str], tmp: Path, path: list[Path]) -> It
         runner.stop()
 
 
-def build_wheel(tmp: Path) -> Path:
-    """The wheel a technician is given, built from a copy of the sources (no build dir shared with other tests)."""
-    source = tmp / "source"
+def build_wheel(tmp: Path) -> Callable[[], str]:
+    """Start building the wheel a technician is given (from a copy of the sources: no build dir shared
+    with other tests); the returned function waits for it and gives its path."""
+    source, wheels = tmp / "source", tmp / "wheels"
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
     for part in ("edge", "sync", "devices", "ui"):
         shutil.copytree(ROOT / part, source / part, ignore=skip)
     for name in ("setup.py", "pyproject.toml"):
         shutil.copy(ROOT / name, source / name)
-    wheels = tmp / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(wheels)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (wheel,) = wheels.glob("motcua_edge-*.whl")
+    argv = [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(wheels)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    @functools.cache
+    def wheel() -> str:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        (built,) = wheels.glob("motcua_edge-*.whl")
+        return str(built)
+
     return wheel
 
 
 def test_technician_guide_runs_from_a_fresh_venv_to_a_backed_up_box(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path)  # built while the hub starts
     hub = make_hub(tmp_path / "hub").start()
     hub2 = Hub(data=hub.data, admin_token=hub.admin_token).start()  # the second data centre, same hub data
     usb, bin_dir = tmp_path / "usb", tmp_path / "bin"
@@ -281,11 +290,8 @@ def test_technician_guide_runs_from_a_fresh_venv_to_a_backed_up_box(tmp_path: Pa
     (tmp_path / "units").mkdir()
     # python3 is the Python these tests run on (the .pth below needs the same version).
     (bin_dir / "python3").symlink_to(os.path.realpath(sys._base_executable))  # type: ignore[attr-defined]
-    wheel = build_wheel(tmp_path)
     values = {
         "VENV": str(tmp_path / "opt-motcua"),
-        "WHEEL": str(wheel),
-        "NEW_WHEEL": str(wheel),
         "DATA": str(tmp_path / "var-lib-motcua"),
         "NEWDATA": str(tmp_path / "new-box"),
         "COMMUNE": "00001",
@@ -310,6 +316,7 @@ def test_technician_guide_runs_from_a_fresh_venv_to_a_backed_up_box(tmp_path: Pa
     try:
         with walk(DOCS / "technician-guide.md", values, tmp_path, path) as (runner, found):
             runner.env.update({"PIP_NO_DEPS": "1", "PIP_NO_INDEX": "1"})  # offline: the wheel alone
+            runner.later.update({"WHEEL": wheel, "NEW_WHEEL": wheel})  # the same wheel stands for the newer one
             for block in found:
                 assert block.lang == "sh", block
                 runner.run_block(block)
