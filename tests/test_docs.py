@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 
@@ -386,3 +387,17 @@ def test_provincial_it_guide_runs_against_a_hub_on_postgresql(tmp_path: Path) ->
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_lines_no_rule_knows_fail(tmp_path: Path) -> None:
+    runner = Walk(tmp_path, {"USB": "/media/usb", "DATA": "/var/lib/motcua"}, dict(os.environ))
+    for line in ("reboot", "apt-get install -y nginx", "mount /dev/sdb1 /mnt", "systemctl enable motcua-web.service"):
+        with pytest.raises(AssertionError):
+            runner.run_block(Block("sh", True, line + "\n"))
+    with pytest.raises(AssertionError, match="no value"):
+        runner.run_block(Block("sh", False, "motcua doctor --data $NOWHERE\n"))
+    runner.run_block(Block("sh", True, "apt-get install -y espeak-ng\nmount /dev/sdb1 $USB\n"))
+    assert runner.checked == 2
+    (guide := tmp_path / "g.md").write_text("```bash\nls\n```\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="does not know"):
+        blocks(guide)
