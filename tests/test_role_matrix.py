@@ -68,6 +68,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("devices.self_test", "POST"): Route(f"/devices/test/{FAKE}", "devices.manage", 404),
     ("devices.reprint", "POST"): Route(f"/devices/jobs/{FAKE}/reprint", "devices.manage", 302),
     ("devices.page", "GET"): Route("/devices/pages/receipt/test", "devices.manage", 409),
+    ("diagnostics.download", "GET"): Route("/devices/diagnostics", "devices.manage", 200),
     # the counter's queue, the display board, the kiosk
     ("desk.index", "GET"): Route("/counter", "queue.call", 200),
     ("desk.call_next", "POST"): Route("/counter/1/call-next", "queue.call", 302),
