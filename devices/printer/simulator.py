@@ -17,6 +17,7 @@ Unplugging belongs to the link: `PtyServer.silent`, `TcpServer.refuse` / `drop_c
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -142,22 +143,32 @@ class PrinterSimulator:
         return bytes((value,))
 
     def _save(self, page: PrintedPage) -> None:
-        """Write the page as NNNN.png and NNNN.txt in out_dir, at the first number whose files do not exist."""
+        """Write the page as NNNN.png and NNNN.txt in out_dir, at the first number whose files do not exist.
+
+        The number is claimed with a hidden reservation file; the PNG and then the text are written under
+        temporary names and renamed into place, so a page's .txt appears last and only when both are whole.
+        """
         if self.out_dir is None:
             return
         while True:
             stem = f"{self._next_number:04d}"
             self._next_number += 1
             png, txt = self.out_dir / f"{stem}.png", self.out_dir / f"{stem}.txt"
-            if png.exists():
+            reserve = self.out_dir / f".{stem}.reserved"
+            if png.exists() or txt.exists():
                 continue
             try:
-                with txt.open("x", encoding="utf-8") as out:
-                    out.write(page.to_text())
+                reserve.open("x").close()
             except FileExistsError:
                 continue
-            png.open("xb").close()  # reserve the name, then fill it
-            page.to_png(png)
+            if png.exists() or txt.exists():  # made by another writer before our reservation
+                continue
+            page.to_png(self.out_dir / f".{stem}.png.part")
+            os.replace(self.out_dir / f".{stem}.png.part", png)
+            part = self.out_dir / f".{stem}.txt.part"
+            part.write_text(page.to_text(), encoding="utf-8")
+            os.replace(part, txt)
+            reserve.unlink()
             page.png_path, page.txt_path = png, txt
             return
 
