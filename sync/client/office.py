@@ -14,15 +14,13 @@ from dataclasses import dataclass
 
 from edge import officelog
 from edge.box import Box
-from sync.client.errors import HubRefusedError, SyncClientError
-from sync.client.push import BATCH_TYPE
+from sync.client.errors import HubRefusedError
+from sync.client.push import BATCH_TYPE, UNREADABLE, own_outcome, read_ack
 from sync.client.transport import Transport
-from sync.protocol import MalformedAckError, decode_ack
 from sync.protocol.office import encode_office_batch
 
 MAX_OFFICE_EVENTS = 500
 OFFICE_PATH = "/sync/v1/office-events"
-_UNREADABLE = frozenset({"malformed_batch", "batch_too_large"})
 
 
 @dataclass
@@ -51,7 +49,7 @@ def _post(box: Box, transport: Transport, commune_code: str, events: list[office
     try:
         response = transport.request("POST", OFFICE_PATH, body=body, content_type=BATCH_TYPE)
     except HubRefusedError as err:
-        if err.code not in _UNREADABLE:
+        if err.code not in UNREADABLE:
             raise
         if len(events) > 1:
             half = len(events) // 2
@@ -60,19 +58,10 @@ def _post(box: Box, transport: Transport, commune_code: str, events: list[office
             return result
         officelog.settle(box.db(), [], [officelog.Refusal(events[0].event_id, err.code, err.en)])
         return OfficeResult(sent=1, rejected=1, batches=1)
-    try:
-        ack = decode_ack(response.content)
-    except MalformedAckError as err:
-        raise SyncClientError(err.vi, err.en, code=err.code) from err
-    if ack.batch_id != batch_id:
-        raise SyncClientError(
-            "Máy chủ tỉnh trả lời cho một lô khác; sẽ gửi lại.",
-            "The hub answered for another batch; it will be sent again.",
-            code="malformed_ack",
-        )
+    ack = read_ack(response.content, batch_id)
     ours = {e.event_id for e in events}
-    confirmed = [i for i in (*ack.accepted, *ack.already_held) if i in ours]
-    refusals = [officelog.Refusal(r.event_id, r.code, r.message) for r in ack.rejected if r.event_id in ours]
+    confirmed, rejected = own_outcome(ack, ours)
+    refusals = [officelog.Refusal(r.event_id, r.code, r.message) for r in rejected]
     officelog.settle(box.db(), confirmed, refusals)
     return OfficeResult(
         sent=len(events),

@@ -36,7 +36,7 @@ from edge.box import Box
 from edge.events import Event
 from sync.client.errors import HubRefusedError, SyncClientError
 from sync.client.transport import Transport
-from sync.protocol import MalformedAckError, decode_ack, encode_batch
+from sync.protocol import Ack, MalformedAckError, Rejection, decode_ack, encode_batch
 
 MAX_EVENTS = 500
 MAX_BATCH_BYTES = 2 * 1024 * 1024
@@ -78,7 +78,8 @@ BATCH_TYPE = "application/vnd.motcua.batch+gzip"
 PACK_TYPE = "application/vnd.motcua.blobpack"
 PACK_MAGIC = b"MCP1"
 PACK_FRAME = struct.Struct(">32sI")  # a blob's raw SHA-256, then its length in bytes (big-endian)
-_UNREADABLE = frozenset({"malformed_batch", "batch_too_large"})
+# Refusals of a whole batch the hub could not read: the sender splits it until the bad event is alone.
+UNREADABLE = frozenset({"malformed_batch", "batch_too_large"})
 _PACK_REFUSED = frozenset({"malformed_pack", "pack_too_large"})
 _BLOB_REFUSED = frozenset({"blob_hash_mismatch", "bad_blob_size", "chunk_too_large", "offset_mismatch"})
 _NOT_BUILT = frozenset({404, 405})  # a hub from before the batched blob endpoints
@@ -198,24 +199,10 @@ def plan_batches(
     return batches
 
 
-def _post_batch(box: Box, transport: Transport, events: list[Event]) -> PushResult:
-    """Send one batch and apply the hub's answer; split a batch the hub cannot read."""
-    batch_id = str(uuid.uuid4())
-    body = encode_batch([e.to_dict() for e in events], box_id=transport.box_id, batch_id=batch_id)
+def read_ack(content: bytes, batch_id: str) -> Ack:
+    """Decode the hub's answer to the batch `batch_id`; raise SyncClientError if it is malformed or another's."""
     try:
-        response = transport.request("POST", "/sync/v1/events", body=body, content_type=BATCH_TYPE)
-    except HubRefusedError as err:
-        if err.code not in _UNREADABLE:
-            raise
-        if len(events) > 1:
-            half = len(events) // 2
-            result = _post_batch(box, transport, events[:half])
-            result.add(_post_batch(box, transport, events[half:]))
-            return result
-        outbox.refuse(box.db(), [outbox.Refusal(events[0].event_id, err.code, err.en)])
-        return PushResult(sent=1, rejected=1, batches=1)
-    try:
-        ack = decode_ack(response.content)
+        ack = decode_ack(content)
     except MalformedAckError as err:
         raise SyncClientError(err.vi, err.en, code=err.code) from err
     if ack.batch_id != batch_id:
@@ -224,9 +211,34 @@ def _post_batch(box: Box, transport: Transport, events: list[Event]) -> PushResu
             "The hub answered for another batch; it will be sent again.",
             code="malformed_ack",
         )
-    ours = {e.event_id for e in events}
+    return ack
+
+
+def own_outcome(ack: Ack, ours: set[str]) -> tuple[list[str], list[Rejection]]:
+    """Return the ids of ours the hub holds now (stored or held before) and its refusals of ours."""
     confirmed = [i for i in (*ack.accepted, *ack.already_held) if i in ours]
-    refusals = [outbox.Refusal(r.event_id, r.code, r.message) for r in ack.rejected if r.event_id in ours]
+    return confirmed, [r for r in ack.rejected if r.event_id in ours]
+
+
+def _post_batch(box: Box, transport: Transport, events: list[Event]) -> PushResult:
+    """Send one batch and apply the hub's answer; split a batch the hub cannot read."""
+    batch_id = str(uuid.uuid4())
+    body = encode_batch([e.to_dict() for e in events], box_id=transport.box_id, batch_id=batch_id)
+    try:
+        response = transport.request("POST", "/sync/v1/events", body=body, content_type=BATCH_TYPE)
+    except HubRefusedError as err:
+        if err.code not in UNREADABLE:
+            raise
+        if len(events) > 1:
+            half = len(events) // 2
+            result = _post_batch(box, transport, events[:half])
+            result.add(_post_batch(box, transport, events[half:]))
+            return result
+        outbox.refuse(box.db(), [outbox.Refusal(events[0].event_id, err.code, err.en)])
+        return PushResult(sent=1, rejected=1, batches=1)
+    ack = read_ack(response.content, batch_id)
+    confirmed, rejected = own_outcome(ack, {e.event_id for e in events})
+    refusals = [outbox.Refusal(r.event_id, r.code, r.message) for r in rejected]
     outbox.settle(box.db(), confirmed, refusals)
     return PushResult(
         sent=len(events),
