@@ -22,7 +22,7 @@ from datetime import date, datetime
 from typing import Any, NoReturn
 
 from sync.protocol.errors import BatchTooLargeError, MalformedBatchError
-from sync.protocol.wire import Rejection, _gunzip, _loads, is_uuid
+from sync.protocol.wire import Rejection, is_uuid, open_batch
 
 OFFICE_BATCH_FIELDS = ("batch_id", "box_id", "commune_code", "events")
 OFFICE_EVENT_FIELDS = ("event_id", "kind", "at", "payload")
@@ -177,19 +177,7 @@ def check_office_event(data: dict[str, Any]) -> tuple[str, str] | None:
 
 def decode_office_batch(body: bytes, max_bytes: int, max_events: int) -> OfficeBatch:
     """Decompress and check an office batch; raise MalformedBatchError or BatchTooLargeError."""
-    if len(body) > max_bytes:
-        raise BatchTooLargeError(
-            f"Lô đồng bộ quá lớn: {len(body)} byte, tối đa {max_bytes}.",
-            f"Batch too large: {len(body)} bytes, limit {max_bytes}.",
-            limit=max_bytes,
-        )
-    text = _gunzip(body, max_bytes)
-    try:
-        data = _loads(text)
-    except UnicodeDecodeError:
-        _malformed("not_utf8", "không phải UTF-8", "not UTF-8")
-    except (ValueError, RecursionError) as err:
-        _malformed("not_json", f"không phải JSON ({err})", f"not JSON ({err})")
+    data = open_batch(body, max_bytes, limit=max_bytes)
     if not isinstance(data, dict) or set(data) != set(OFFICE_BATCH_FIELDS):
         _malformed(
             "bad_fields",

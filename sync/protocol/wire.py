@@ -232,21 +232,26 @@ def _event_problem(data: object, index: int) -> dict[str, Any]:
     return data
 
 
+def open_batch(body: bytes, max_bytes: int, **details: Any) -> Any:
+    """Return a gzip JSON batch's decoded JSON; raise BatchTooLargeError (with details) or MalformedBatchError."""
+    if len(body) > max_bytes:
+        raise _too_large(f"{len(body)} byte, tối đa {max_bytes}", f"{len(body)} bytes, limit {max_bytes}", **details)
+    text = _gunzip(body, max_bytes)
+    try:
+        return _loads(text)
+    except UnicodeDecodeError:
+        _malformed("not_utf8", "không phải UTF-8", "not UTF-8")
+    except (ValueError, RecursionError) as err:
+        _malformed("not_json", f"không phải JSON ({err})", f"not JSON ({err})")
+
+
 def decode_batch(body: bytes, max_bytes: int, max_events: int, *, strict: bool = True) -> Batch:
     """Decompress and validate a push batch; raise MalformedBatchError or BatchTooLargeError.
 
     With strict=False an event whose event_id is a UUID but whose shape is wrong goes to
     Batch.rejected (code "malformed_event") instead of failing the batch, so it blocks nothing.
     """
-    if len(body) > max_bytes:
-        raise _too_large(f"{len(body)} byte, tối đa {max_bytes}", f"{len(body)} bytes, limit {max_bytes}")
-    text = _gunzip(body, max_bytes)
-    try:
-        data = _loads(text)
-    except UnicodeDecodeError:
-        _malformed("not_utf8", "không phải UTF-8", "not UTF-8")
-    except (ValueError, RecursionError) as err:
-        _malformed("not_json", f"không phải JSON ({err})", f"not JSON ({err})")
+    data = open_batch(body, max_bytes)
     if not isinstance(data, dict):
         _malformed("not_object", "không phải đối tượng JSON", "not a JSON object")
     _check_fields(data, BATCH_FIELDS, _malformed)
